@@ -1,0 +1,60 @@
+//! Accumulators carried in memory per person and year (the CLI and the
+//! simulator; the service keeps them in the database instead).
+
+use super::policy::Policy;
+use super::settle::Accumulator;
+use std::collections::HashMap;
+
+/// One person's accumulators for one year, under the layout of the policy
+/// that last touched them.
+#[derive(Debug, Clone)]
+struct Slot {
+    policy_id: String,
+    layer_ids: Vec<String>,
+    accs: Vec<Accumulator>,
+}
+
+/// Accumulators per (person, year). Claims of one year normally share one
+/// policy; when a later claim of the year falls under another policy (a
+/// mid-year change), the running totals carry over by layer id.
+#[derive(Debug, Default, Clone)]
+pub struct Book {
+    slots: HashMap<(String, i32), Slot>,
+}
+
+impl Book {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The accumulators of `person` in `year`, laid out for `policy`.
+    pub fn get(&mut self, person: &str, year: i32, policy: &Policy) -> &mut Vec<Accumulator> {
+        let key = (person.to_string(), year);
+        let slot = self.slots.entry(key).or_insert_with(|| Slot {
+            policy_id: policy.id.clone(),
+            layer_ids: policy.layers.iter().map(|l| l.id.clone()).collect(),
+            accs: vec![Accumulator::ZERO; policy.layers.len()],
+        });
+        if slot.policy_id != policy.id {
+            let accs = policy
+                .layers
+                .iter()
+                .map(|l| slot.layer_ids.iter().position(|x| x == &l.id).map(|i| slot.accs[i]).unwrap_or_default())
+                .collect();
+            *slot = Slot {
+                policy_id: policy.id.clone(),
+                layer_ids: policy.layers.iter().map(|l| l.id.clone()).collect(),
+                accs,
+            };
+        }
+        &mut slot.accs
+    }
+
+    /// Apply deltas (one per layer of `policy`).
+    pub fn apply<'a>(&mut self, person: &str, year: i32, policy: &Policy, deltas: impl Iterator<Item = &'a Accumulator>) {
+        let accs = self.get(person, year, policy);
+        for (a, d) in accs.iter_mut().zip(deltas) {
+            a.add(d);
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The settlement engine: pure functions, no I/O, no async.
+//!
+//! - [`policy`]: the TOML policy, validated and compiled to integer ids.
+//! - [`claim`]: the hospital's claim (JSON or XML) and its checks.
+//! - [`settle`](mod@settle): the arithmetic of DESIGN.md §4.
+//! - [`answer`]: the answer of §5, its explanation, and the national names.
+//! - [`book`]: accumulators carried per person and year in memory.
+
+pub mod answer;
+pub mod book;
+pub mod claim;
+pub mod policy;
+pub mod settle;
+mod toml_tree;
+
+pub use answer::{Answer, NhsaAnswer};
+pub use claim::{Claim, ClaimError, Identity, ResolvedClaim};
+pub use policy::{Policy, PolicyError, PolicyErrors};
+pub use settle::{settle, Accumulator, Computation};
+
+/// Settle a claim offline, trusting the identity it states (the CLI's
+/// `medaid settle`). Returns the computation too, for its deltas.
+pub fn settle_stated(policy: &Policy, claim: &Claim, accs: &[Accumulator]) -> Result<(Answer, Computation), ClaimError> {
+    let who = claim::stated_identity(policy, claim)?;
+    let resolved = claim::resolve(policy, claim)?;
+    let comp = settle::settle(policy, &resolved, who, accs);
+    let answer = Answer::build(policy, claim, resolved.year, &comp);
+    Ok((answer, comp))
+}

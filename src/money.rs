@@ -1,0 +1,229 @@
+//! Money (金额): exact decimals in memory, integer fen in the database,
+//! two-decimal strings on the wire. No floats anywhere.
+//!
+//! Rounding is half away from zero to 0.01 and happens only at the points
+//! DESIGN.md §4 names; every helper that rounds says so in its name.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Deserializer, Serializer};
+use std::str::FromStr;
+
+/// Round half away from zero to two places (to the fen).
+#[inline]
+pub fn round2(d: Decimal) -> Decimal {
+    d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// Round half away from zero to four places (ratios on the answer).
+#[inline]
+pub fn round4(d: Decimal) -> Decimal {
+    d.round_dp_with_strategy(4, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// `d` as a string with exactly two decimals (`"12.50"`). `d` must already be
+/// a whole number of fen; callers round first.
+pub fn fmt2(d: Decimal) -> String {
+    let mut r = round2(d);
+    r.rescale(2);
+    r.to_string()
+}
+
+/// A ratio as a string with at least two decimals (`"0.80"`, `"0.055"`).
+pub fn fmt_ratio(d: Decimal) -> String {
+    let mut r = d.normalize();
+    if r.scale() < 2 {
+        r.rescale(2);
+    }
+    r.to_string()
+}
+
+/// Percentage for explanations: `0.80` → `80%`, `0.655` → `65.5%`.
+pub fn fmt_percent(d: Decimal) -> String {
+    format!("{}%", (d * Decimal::ONE_HUNDRED).normalize())
+}
+
+/// Decimal yuan → integer fen (exact; `d` must have at most two decimals).
+pub fn to_fen(d: Decimal) -> i64 {
+    let mut r = round2(d);
+    r.rescale(2);
+    // mantissa of a scale-2 decimal is the number of fen
+    r.mantissa() as i64
+}
+
+/// Integer fen → decimal yuan with two decimals.
+pub fn from_fen(fen: i64) -> Decimal {
+    Decimal::new(fen, 2)
+}
+
+/// Why a money amount was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmountError {
+    #[error("not a number: {0:?}")]
+    NotANumber(String),
+    #[error("negative amount {0}")]
+    Negative(String),
+    #[error("more than two decimals: {0}")]
+    TooManyDecimals(String),
+    #[error("amount too large: {0}")]
+    TooLarge(String),
+}
+
+/// Largest amount we accept on one line: 10^12 yuan keeps every sum far from
+/// the 96-bit mantissa and from i64 fen.
+const MAX_AMOUNT: i64 = 1_000_000_000_000;
+
+/// Parse a money amount: a non-negative decimal with at most two decimals.
+pub fn parse_amount(s: &str) -> Result<Decimal, AmountError> {
+    let t = s.trim();
+    if t.is_empty()
+        || !t
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+')
+    {
+        return Err(AmountError::NotANumber(s.to_string()));
+    }
+    let d = Decimal::from_str(t).map_err(|_| AmountError::NotANumber(s.to_string()))?;
+    check_amount(d, t)
+}
+
+fn check_amount(d: Decimal, text: &str) -> Result<Decimal, AmountError> {
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(AmountError::Negative(text.to_string()));
+    }
+    if d.normalize().scale() > 2 {
+        return Err(AmountError::TooManyDecimals(text.to_string()));
+    }
+    if d > Decimal::from(MAX_AMOUNT) {
+        return Err(AmountError::TooLarge(text.to_string()));
+    }
+    Ok(d.abs())
+}
+
+/// Serde: serialize a money amount as a two-decimal string.
+pub fn ser<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&fmt2(*d))
+}
+
+/// Serde: serialize a ratio as a decimal string.
+pub fn ser_ratio<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&fmt_ratio(*d))
+}
+
+/// Serde: an optional ratio.
+pub fn ser_opt_ratio<S: Serializer>(d: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&fmt_ratio(*d)),
+        None => s.serialize_none(),
+    }
+}
+
+/// A money amount as read from a claim: a string (`"12.50"`) or a JSON
+/// number, non-negative, at most two decimals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Amount(pub Decimal);
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Amount;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an amount in yuan with at most two decimals, e.g. \"12.50\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Amount, E> {
+                parse_amount(v).map(Amount).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Amount, E> {
+                parse_amount(&v.to_string()).map(Amount).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Amount, E> {
+                parse_amount(&v.to_string()).map(Amount).map_err(E::custom)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Amount, E> {
+                // The shortest representation that round-trips is the literal
+                // the sender wrote for any amount with ≤ 15 significant digits.
+                if !v.is_finite() {
+                    return Err(E::custom(AmountError::NotANumber(v.to_string())));
+                }
+                parse_amount(&v.to_string()).map(Amount).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn rounds_half_away_from_zero() {
+        assert_eq!(round2(dec!(0.005)), dec!(0.01));
+        assert_eq!(round2(dec!(0.0049)), dec!(0.00));
+        assert_eq!(round2(dec!(-0.005)), dec!(-0.01));
+        assert_eq!(round2(dec!(2.675)), dec!(2.68));
+        assert_eq!(round4(dec!(0.81665)), dec!(0.8167));
+    }
+
+    #[test]
+    fn formats_two_decimals() {
+        assert_eq!(fmt2(dec!(5)), "5.00");
+        assert_eq!(fmt2(dec!(5.5)), "5.50");
+        assert_eq!(fmt2(dec!(-0.00)), "0.00");
+        assert_eq!(fmt_ratio(dec!(0.8)), "0.80");
+        assert_eq!(fmt_ratio(dec!(0.055)), "0.055");
+        assert_eq!(fmt_percent(dec!(0.65)), "65%");
+    }
+
+    #[test]
+    fn parses_amounts_strictly() {
+        assert_eq!(parse_amount("12.50").unwrap(), dec!(12.50));
+        assert_eq!(parse_amount("12.500").unwrap(), dec!(12.5));
+        assert!(matches!(parse_amount("-1.00"), Err(AmountError::Negative(_))));
+        assert!(matches!(parse_amount("1.005"), Err(AmountError::TooManyDecimals(_))));
+        assert!(matches!(parse_amount("abc"), Err(AmountError::NotANumber(_))));
+        assert!(matches!(parse_amount("1e5"), Err(AmountError::NotANumber(_))));
+        assert!(matches!(parse_amount(""), Err(AmountError::NotANumber(_))));
+    }
+
+    #[test]
+    fn fen_round_trip() {
+        assert_eq!(to_fen(dec!(123.45)), 12345);
+        assert_eq!(to_fen(dec!(7)), 700);
+        assert_eq!(from_fen(12345), dec!(123.45));
+        assert_eq!(to_fen(from_fen(-99)), -99);
+    }
+}
+
+/// Serde for a money field stored as a two-decimal string (both ways).
+pub mod serde_money {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::str::FromStr;
+
+    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        super::ser(d, s)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        let s = String::deserialize(d)?;
+        Decimal::from_str(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde for a ratio with exactly four decimals (`"0.8167"`).
+pub mod serde_ratio4 {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::str::FromStr;
+
+    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        let mut r = super::round4(*d);
+        r.rescale(4);
+        s.serialize_str(&r.to_string())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        let s = String::deserialize(d)?;
+        Decimal::from_str(&s).map_err(serde::de::Error::custom)
+    }
+}
