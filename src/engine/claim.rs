@@ -422,7 +422,7 @@ pub fn policy_for<'a>(policies: &'a [Policy], c: &Claim) -> Result<&'a Policy, C
 mod tests {
     use super::*;
 
-    const CLAIM: &str = include_str!("../../fixtures/claims/design-example.json");
+    const CLAIM: &str = include_str!("../../fixtures/design/claim.json");
 
     #[test]
     fn parses_the_design_claim() {

@@ -1203,7 +1203,7 @@ mod tests {
     use super::*;
     use rust_decimal_macros::dec;
 
-    pub(crate) const DESIGN_POLICY: &str = include_str!("../../fixtures/policies/design-example.toml");
+    pub(crate) const DESIGN_POLICY: &str = include_str!("../../fixtures/design/policy.toml");
 
     #[test]
     fn loads_the_design_example() {
