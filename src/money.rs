@@ -180,10 +180,22 @@ mod tests {
     fn parses_amounts_strictly() {
         assert_eq!(parse_amount("12.50").unwrap(), dec!(12.50));
         assert_eq!(parse_amount("12.500").unwrap(), dec!(12.5));
-        assert!(matches!(parse_amount("-1.00"), Err(AmountError::Negative(_))));
-        assert!(matches!(parse_amount("1.005"), Err(AmountError::TooManyDecimals(_))));
-        assert!(matches!(parse_amount("abc"), Err(AmountError::NotANumber(_))));
-        assert!(matches!(parse_amount("1e5"), Err(AmountError::NotANumber(_))));
+        assert!(matches!(
+            parse_amount("-1.00"),
+            Err(AmountError::Negative(_))
+        ));
+        assert!(matches!(
+            parse_amount("1.005"),
+            Err(AmountError::TooManyDecimals(_))
+        ));
+        assert!(matches!(
+            parse_amount("abc"),
+            Err(AmountError::NotANumber(_))
+        ));
+        assert!(matches!(
+            parse_amount("1e5"),
+            Err(AmountError::NotANumber(_))
+        ));
         assert!(matches!(parse_amount(""), Err(AmountError::NotANumber(_))));
     }
 

@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "medaid", version, about = "One-stop settlement (一站式结算) for medical aid")]
+#[command(
+    name = "medaid",
+    version,
+    about = "One-stop settlement (一站式结算) for medical aid"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -58,13 +62,23 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Settle { policy, claims, keep_going } => {
+        Command::Settle {
+            policy,
+            claims,
+            keep_going,
+        } => {
             let policies = settle::load_policies(&policy)?;
             let stdout = std::io::stdout().lock();
             let result = match claims.as_deref() {
                 Some(p) if p.as_os_str() != "-" => {
-                    let f = std::fs::File::open(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-                    settle::run(&policies, std::io::BufReader::with_capacity(1 << 16, f), stdout, keep_going)
+                    let f = std::fs::File::open(p)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+                    settle::run(
+                        &policies,
+                        std::io::BufReader::with_capacity(1 << 16, f),
+                        stdout,
+                        keep_going,
+                    )
                 }
                 _ => settle::run(&policies, std::io::stdin().lock(), stdout, keep_going),
             };
@@ -79,7 +93,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("error: line {line}: {error}");
                     Ok(ExitCode::from(1))
                 }
-                Err(settle::SettleRunError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                Err(settle::SettleRunError::Io(e))
+                    if e.kind() == std::io::ErrorKind::BrokenPipe =>
+                {
+                    Ok(ExitCode::SUCCESS)
+                }
                 Err(e) => Err(e.into()),
             }
         }
@@ -110,7 +128,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }
