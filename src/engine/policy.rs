@@ -1215,7 +1215,13 @@ impl Validator {
                                 .filter(|(i, _)| scope & !keys & bit(*i) != 0)
                                 .map(|(_, c)| c.0.as_str())
                                 .collect();
-                            self.err(&join(path, "ratio_by_category"), l.get("ratio_by_category"), format!("names no ratio for categories in scope ({}) and there is no `ratio` to fall back on", missing.join(", ")));
+                            // Not an error (DESIGN.md does not forbid it): those
+                            // categories are in scope at ratio 0. Worth a warning.
+                            self.warnings.push(PolicyError {
+                                path: join(path, "ratio_by_category"),
+                                line: l.get("ratio_by_category").and_then(|n| n.line),
+                                message: format!("names no ratio for categories in scope ({}) and there is no `ratio`: they get 0 %", missing.join(", ")),
+                            });
                         }
                     }
                 }
