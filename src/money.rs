@@ -11,12 +11,54 @@ use std::str::FromStr;
 /// Round half away from zero to two places (to the fen).
 #[inline]
 pub fn round2(d: Decimal) -> Decimal {
+    let scale = d.scale();
+    if scale <= 2 {
+        return d; // already whole fen: the common case, and cheap to test
+    }
+    // Fast path: products of fen amounts and ratios have small mantissas;
+    // integer division on u64 is several times quicker than the general
+    // rounding routine. Same result (see `round2_fast_path_agrees`).
+    let m = d.mantissa();
+    let shift = (scale - 2) as usize;
+    if shift < POW10.len() && m.unsigned_abs() < (1u128 << 62) {
+        let a = m.unsigned_abs() as u64;
+        let p = POW10[shift];
+        let (q, r) = (a / p, a % p);
+        let q = if r >= p - r { q + 1 } else { q };
+        let q = q as i64;
+        return Decimal::new(if m < 0 { -q } else { q }, 2);
+    }
     d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
+
+const POW10: [u64; 19] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    10_000_000_000,
+    100_000_000_000,
+    1_000_000_000_000,
+    10_000_000_000_000,
+    100_000_000_000_000,
+    1_000_000_000_000_000,
+    10_000_000_000_000_000,
+    100_000_000_000_000_000,
+    1_000_000_000_000_000_000,
+];
 
 /// Round half away from zero to four places (ratios on the answer).
 #[inline]
 pub fn round4(d: Decimal) -> Decimal {
+    if d.scale() <= 4 {
+        return d;
+    }
     d.round_dp_with_strategy(4, RoundingStrategy::MidpointAwayFromZero)
 }
 
@@ -164,6 +206,17 @@ mod tests {
         assert_eq!(round2(dec!(-0.005)), dec!(-0.01));
         assert_eq!(round2(dec!(2.675)), dec!(2.68));
         assert_eq!(round4(dec!(0.81665)), dec!(0.8167));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn round2_fast_path_agrees(m in proptest::num::i64::ANY, scale in 0u32..=28) {
+            let d = Decimal::new(m, scale);
+            proptest::prop_assert_eq!(
+                round2(d),
+                d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+            );
+        }
     }
 
     #[test]

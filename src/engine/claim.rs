@@ -244,10 +244,8 @@ impl TagName for DiagnosisTag {
 }
 impl<'de, T: Deserialize<'de>, Tag: TagName> Deserialize<'de> for XmlList<T, Tag> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map: std::collections::BTreeMap<String, Vec<T>> = match Option::deserialize(d)? {
-            Some(m) => m,
-            None => Default::default(),
-        };
+        let map: std::collections::BTreeMap<String, Vec<T>> =
+            Option::deserialize(d)?.unwrap_or_default();
         let mut out = Vec::new();
         for (k, v) in map {
             if k != Tag::NAME && k != "$text" {
@@ -422,8 +420,10 @@ pub fn resolve(policy: &Policy, c: &Claim) -> Result<ResolvedClaim, ClaimError> 
         .iter()
         .map(|it| ResolvedItem {
             class: it.class,
-            amount: it.amount.0,
-            limit: it.limit_amount.map(|a| a.0),
+            // one scale for every amount keeps the engine's sums on
+            // rust_decimal's fast same-scale path
+            amount: fen_scale(it.amount.0),
+            limit: it.limit_amount.map(|a| fen_scale(a.0)),
             free_kind: policy.is_free_item_kind(&it.kind),
         })
         .collect();
@@ -433,6 +433,11 @@ pub fn resolve(policy: &Policy, c: &Claim) -> Result<ResolvedClaim, ClaimError> 
         groups: policy.groups_of(c.diagnoses.first().map(String::as_str)),
         items,
     })
+}
+
+fn fen_scale(mut d: Decimal) -> Decimal {
+    d.rescale(2);
+    d
 }
 
 /// The identity a claim states for itself (offline use only).
