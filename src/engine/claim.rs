@@ -570,6 +570,20 @@ mod tests {
     }
 
     #[test]
+    fn refuses_more_than_ten_thousand_items() {
+        let item = r#"{"kind":"x","class":"A","amount":"1.00"}"#;
+        let items = vec![item; MAX_ITEMS + 1].join(",");
+        let text = format!(
+            r#"{{"claim_id":"big","person_id":"p","medical_type":"inpatient","admitted_on":"2017-01-01","discharged_on":"2017-01-01","items":[{items}]}}"#
+        );
+        let e = parse_json(&text).unwrap_err();
+        assert_eq!(e.path, "items");
+        assert!(e.message.contains("at most 10000"), "{e}");
+        let ok = text.replacen(&format!("{item},"), "", 1);
+        assert_eq!(parse_json(&ok).unwrap().items.len(), MAX_ITEMS);
+    }
+
+    #[test]
     fn parses_xml() {
         let xml = r#"<claim>
   <claim_id>X1</claim_id><hospital>H0001</hospital><hospital_level>county</hospital_level>
