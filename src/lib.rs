@@ -23,3 +23,4 @@
 pub mod cli;
 pub mod engine;
 pub mod money;
+pub mod recon;
