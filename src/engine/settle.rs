@@ -412,3 +412,36 @@ pub fn settle(
         reimbursement_ratio,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn highest_and_smallest_look_only_at_held_categories() {
+        let t = vec![Some(dec!(0.7)), None, Some(dec!(0.9)), Some(dec!(0.5))];
+        assert_eq!(highest(&t, 0b0101), Some(dec!(0.9)));
+        assert_eq!(smallest(&t, 0b1101), Some(dec!(0.5)));
+        assert_eq!(highest(&t, 0b0010), None);
+        assert_eq!(highest(&t, 0), None);
+        // a category beyond the table is ignored, not a panic
+        assert_eq!(highest(&t, 1 << 40), None);
+    }
+
+    #[test]
+    fn accumulator_add_sub_round_trip() {
+        let mut a = Accumulator::ZERO;
+        let d = Accumulator {
+            deductible_used: dec!(300.00),
+            eligible_cum: dec!(1234.56),
+            paid: dec!(987.65),
+        };
+        a.add(&d);
+        a.add(&d);
+        a.sub(&d);
+        assert_eq!(a, d);
+        a.sub(&d);
+        assert!(a.is_zero());
+    }
+}
