@@ -158,6 +158,12 @@ fn clean_serde_message(msg: &str) -> String {
 
 /// Parse a claim from JSON text.
 pub fn parse_json(text: &str) -> Result<Claim, ClaimError> {
+    // Good claims take the fast path; only a refused one is parsed again
+    // with path tracking to name its field.
+    if let Ok(c) = serde_json::from_str::<Claim>(text) {
+        check_shape(&c)?;
+        return Ok(c);
+    }
     let de = &mut serde_json::Deserializer::from_str(text);
     match serde_path_to_error::deserialize::<_, Claim>(de) {
         Ok(c) => {
