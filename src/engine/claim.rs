@@ -367,12 +367,14 @@ fn check_shape(c: &Claim) -> Result<(), ClaimError> {
     Ok(())
 }
 
-/// One item bound to a policy: only what the arithmetic needs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One item bound to a policy: only what the arithmetic needs. Amounts are
+/// whole fen (claims carry at most two decimals, so this is exact); the
+/// engine sums items in integers and returns decimals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResolvedItem {
     pub class: ItemClass,
-    pub amount: Decimal,
-    pub limit: Option<Decimal>,
+    pub amount_fen: i64,
+    pub limit_fen: Option<i64>,
     /// `kind` is one of the waivers' free items.
     pub free_kind: bool,
 }
@@ -426,10 +428,8 @@ pub fn resolve(policy: &Policy, c: &Claim) -> Result<ResolvedClaim, ClaimError> 
         .iter()
         .map(|it| ResolvedItem {
             class: it.class,
-            // one scale for every amount keeps the engine's sums on
-            // rust_decimal's fast same-scale path
-            amount: fen_scale(it.amount.0),
-            limit: it.limit_amount.map(|a| fen_scale(a.0)),
+            amount_fen: crate::money::to_fen(it.amount.0),
+            limit_fen: it.limit_amount.map(|a| crate::money::to_fen(a.0)),
             free_kind: policy.is_free_item_kind(&it.kind),
         })
         .collect();
@@ -439,11 +439,6 @@ pub fn resolve(policy: &Policy, c: &Claim) -> Result<ResolvedClaim, ClaimError> 
         groups: policy.groups_of(c.diagnoses.first().map(String::as_str)),
         items,
     })
-}
-
-fn fen_scale(mut d: Decimal) -> Decimal {
-    d.rescale(2);
-    d
 }
 
 /// The identity a claim states for itself (offline use only).
