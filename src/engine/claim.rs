@@ -9,7 +9,6 @@
 use super::policy::{bit, Mask, Policy};
 use crate::money::Amount;
 use chrono::{Datelike, NaiveDate};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
