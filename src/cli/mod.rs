@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "medaid", version, about = "One-stop settlement (一站式结算) for medical aid")]
+#[command(
+    name = "medaid",
+    version,
+    about = "One-stop settlement (一站式结算) for medical aid"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -113,7 +117,9 @@ pub enum KeysCommand {
 
 /// Run an async command on a fresh runtime.
 fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(f)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -154,16 +160,34 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             demo,
             max_connections,
         })),
-        Command::Hospitals(HospitalsCommand::Import { file, db }) => block_on(setup::hospitals_import(&db.database_url, &file)),
-        Command::Registry(RegistryCommand::Import { file, db }) => block_on(setup::registry_import(&db.database_url, &file)),
-        Command::Keys(KeysCommand::Create { role, hospital, db }) => block_on(setup::keys_create(&db.database_url, &role, hospital.as_deref())),
-        Command::Settle { policy, claims, keep_going } => {
+        Command::Hospitals(HospitalsCommand::Import { file, db }) => {
+            block_on(setup::hospitals_import(&db.database_url, &file))
+        }
+        Command::Registry(RegistryCommand::Import { file, db }) => {
+            block_on(setup::registry_import(&db.database_url, &file))
+        }
+        Command::Keys(KeysCommand::Create { role, hospital, db }) => block_on(setup::keys_create(
+            &db.database_url,
+            &role,
+            hospital.as_deref(),
+        )),
+        Command::Settle {
+            policy,
+            claims,
+            keep_going,
+        } => {
             let policies = settle::load_policies(&policy)?;
             let stdout = std::io::stdout().lock();
             let result = match claims.as_deref() {
                 Some(p) if p.as_os_str() != "-" => {
-                    let f = std::fs::File::open(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-                    settle::run(&policies, std::io::BufReader::with_capacity(1 << 16, f), stdout, keep_going)
+                    let f = std::fs::File::open(p)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+                    settle::run(
+                        &policies,
+                        std::io::BufReader::with_capacity(1 << 16, f),
+                        stdout,
+                        keep_going,
+                    )
                 }
                 _ => settle::run(&policies, std::io::stdin().lock(), stdout, keep_going),
             };
@@ -178,7 +202,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("error: line {line}: {error}");
                     Ok(ExitCode::from(1))
                 }
-                Err(settle::SettleRunError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                Err(settle::SettleRunError::Io(e))
+                    if e.kind() == std::io::ErrorKind::BrokenPipe =>
+                {
+                    Ok(ExitCode::SUCCESS)
+                }
                 Err(e) => Err(e.into()),
             }
         }
@@ -209,7 +237,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }

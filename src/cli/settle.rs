@@ -46,7 +46,12 @@ enum Mode {
 /// Settle every claim of `input` in order, accumulators carried per person
 /// and year, writing one answer (or, with `keep_going`, one error object)
 /// per claim to `out`.
-pub fn run(policies: &[Policy], input: impl BufRead, out: impl Write, keep_going: bool) -> Result<RunStats, SettleRunError> {
+pub fn run(
+    policies: &[Policy],
+    input: impl BufRead,
+    out: impl Write,
+    keep_going: bool,
+) -> Result<RunStats, SettleRunError> {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     let mut book = Book::new();
     let mut stats = RunStats::default();
@@ -58,8 +63,18 @@ pub fn run(policies: &[Policy], input: impl BufRead, out: impl Write, keep_going
     let mut input = input;
     let mut xml: Option<String> = None;
 
-    let handle = |text: &str, at: usize, out: &mut dyn Write, book: &mut Book, stats: &mut RunStats, is_xml: bool| -> Result<(), SettleRunError> {
-        let parsed = if is_xml { claim::parse_xml(text) } else { claim::parse_json(text) };
+    let handle = |text: &str,
+                  at: usize,
+                  out: &mut dyn Write,
+                  book: &mut Book,
+                  stats: &mut RunStats,
+                  is_xml: bool|
+     -> Result<(), SettleRunError> {
+        let parsed = if is_xml {
+            claim::parse_xml(text)
+        } else {
+            claim::parse_json(text)
+        };
         let result = parsed.and_then(|c| settle_one(policies, &c, book));
         match result {
             Ok(answer_json) => {
@@ -154,7 +169,8 @@ pub fn settle_one(policies: &[Policy], c: &Claim, book: &mut Book) -> Result<Str
     for (a, d) in accs.iter_mut().zip(comp.deltas()) {
         a.add(d);
     }
-    serde_json::to_string(&answer).map_err(|e| ClaimError::new(Some(&c.claim_id), "", e.to_string()))
+    serde_json::to_string(&answer)
+        .map_err(|e| ClaimError::new(Some(&c.claim_id), "", e.to_string()))
 }
 
 /// Load policies from files and directories (every `*.toml` inside), and
@@ -189,7 +205,10 @@ pub fn load_policies(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<Policy>
     }
     for (i, a) in policies.iter().enumerate() {
         for b in &policies[i + 1..] {
-            if a.region == b.region && a.effective_from <= b.effective_to && b.effective_from <= a.effective_to {
+            if a.region == b.region
+                && a.effective_from <= b.effective_to
+                && b.effective_from <= a.effective_to
+            {
                 anyhow::bail!(
                     "policies {} and {} (region {:?}) are both in force from {}",
                     a.id,

@@ -22,7 +22,11 @@ pub struct LayerAnswer {
     pub deductible: Decimal,
     #[serde(with = "money::serde_money")]
     pub eligible: Decimal,
-    #[serde(serialize_with = "money::ser_opt_ratio", deserialize_with = "de_opt_decimal", default)]
+    #[serde(
+        serialize_with = "money::ser_opt_ratio",
+        deserialize_with = "de_opt_decimal",
+        default
+    )]
     pub ratio: Option<Decimal>,
     #[serde(with = "money::serde_money")]
     pub paid: Decimal,
@@ -31,7 +35,8 @@ pub struct LayerAnswer {
 
 fn de_opt_decimal<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
     let s: Option<String> = Option::deserialize(d)?;
-    s.map(|s| s.parse().map_err(serde::de::Error::custom)).transpose()
+    s.map(|s| s.parse().map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// The answer to one settlement (DESIGN.md §5). The service adds
@@ -146,7 +151,11 @@ impl Answer {
 
     /// Sum paid per payer.
     pub fn paid_by_payer(&self, payer: &str) -> Decimal {
-        self.layers.iter().filter(|l| l.payer == payer).map(|l| l.paid).sum()
+        self.layers
+            .iter()
+            .filter(|l| l.payer == payer)
+            .map(|l| l.paid)
+            .sum()
     }
 }
 
@@ -165,7 +174,11 @@ pub fn explain(policy: &Policy, c: &Computation) -> Vec<String> {
             parts.push(format!("免收项目 {}", fmt2(c.free_items)));
         }
         if !c.reduction().is_zero() {
-            let rate = policy.waivers.as_ref().map(|w| w.reduction_rate).unwrap_or_default();
+            let rate = policy
+                .waivers
+                .as_ref()
+                .map(|w| w.reduction_rate)
+                .unwrap_or_default();
             parts.push(format!(
                 "费用减免 {}（政策范围内 {} + 政策范围外 {}）",
                 fmt_percent(rate),
@@ -194,13 +207,25 @@ pub fn explain(policy: &Policy, c: &Computation) -> Vec<String> {
 }
 
 fn explain_layer(l: &super::policy::Layer, o: &LayerOutcome) -> String {
-    let name = if l.name.is_empty() { l.id.as_str() } else { l.name.as_str() };
-    let base_label = if l.base_all { "可报费用（含政策范围外）" } else { "政策范围内" };
+    let name = if l.name.is_empty() {
+        l.id.as_str()
+    } else {
+        l.name.as_str()
+    };
+    let base_label = if l.base_all {
+        "可报费用（含政策范围外）"
+    } else {
+        "政策范围内"
+    };
     let mut s = format!("{name}：");
     match &l.kind {
-        LayerKind::Ratio { deductible, bands, .. } => {
+        LayerKind::Ratio {
+            deductible, bands, ..
+        } => {
             match deductible {
-                Some(_) if o.deductible_waived => s.push_str(&format!("{base_label} {}，起付线免除", fmt2(o.base))),
+                Some(_) if o.deductible_waived => {
+                    s.push_str(&format!("{base_label} {}，起付线免除", fmt2(o.base)))
+                }
                 Some(d) if d.per_year => s.push_str(&format!(
                     "{base_label} {}，年度起付线 {}（本年此前已扣 {}），本次扣 {}",
                     fmt2(o.base),
@@ -208,13 +233,26 @@ fn explain_layer(l: &super::policy::Layer, o: &LayerOutcome) -> String {
                     fmt2(o.before.deductible_used),
                     fmt2(o.deductible)
                 )),
-                Some(_) => s.push_str(&format!("{base_label} {} − 起付线 {}", fmt2(o.base), fmt2(o.deductible))),
+                Some(_) => s.push_str(&format!(
+                    "{base_label} {} − 起付线 {}",
+                    fmt2(o.base),
+                    fmt2(o.deductible)
+                )),
                 None => s.push_str(&format!("{base_label} {}", fmt2(o.base))),
             }
             match bands {
-                None => s.push_str(&format!(" = {} × {} = {}", fmt2(o.eligible), ratio_text(o.ratio), fmt2(o.uncapped))),
+                None => s.push_str(&format!(
+                    " = {} × {} = {}",
+                    fmt2(o.eligible),
+                    ratio_text(o.ratio),
+                    fmt2(o.uncapped)
+                )),
                 Some(bands) => {
-                    s.push_str(&format!("，计入 {}（本年此前累计 {}），", fmt2(o.eligible), fmt2(o.before.eligible_cum)));
+                    s.push_str(&format!(
+                        "，计入 {}（本年此前累计 {}），",
+                        fmt2(o.eligible),
+                        fmt2(o.before.eligible_cum)
+                    ));
                     let lo = o.before.eligible_cum;
                     let hi = lo + o.eligible;
                     let mut floor = Decimal::ZERO;
@@ -228,7 +266,11 @@ fn explain_layer(l: &super::policy::Layer, o: &LayerOutcome) -> String {
                                 Some(u) => format!("{}–{}", floor.normalize(), u.normalize()),
                                 None => format!("{} 以上", floor.normalize()),
                             };
-                            segs.push(format!("分段 {range} 按 {} 计 {}", fmt_percent(r), fmt2(top - start)));
+                            segs.push(format!(
+                                "分段 {range} 按 {} 计 {}",
+                                fmt_percent(r),
+                                fmt2(top - start)
+                            ));
                         }
                         match b.upto {
                             Some(u) if u < hi => floor = u,
@@ -247,11 +289,18 @@ fn explain_layer(l: &super::policy::Layer, o: &LayerOutcome) -> String {
                 s.push_str(&format!("（含倾斜 {}）", fmt_percent(o.bonus)));
             }
         }
-        LayerKind::Target { target_ratio, reference_total } => {
+        LayerKind::Target {
+            target_ratio,
+            reference_total,
+        } => {
             s.push_str(&format!(
                 "保障报销比例 {}，参照{} {}，个人负担上限 {}；{base_label}剩余 {} − {} = {}",
                 fmt_percent(*target_ratio),
-                if *reference_total { "总费用（减免后）" } else { "政策范围内费用（减免后）" },
+                if *reference_total {
+                    "总费用（减免后）"
+                } else {
+                    "政策范围内费用（减免后）"
+                },
                 fmt2(o.reference),
                 fmt2(o.allowed),
                 fmt2(o.base),
@@ -262,7 +311,11 @@ fn explain_layer(l: &super::policy::Layer, o: &LayerOutcome) -> String {
     }
     if o.cap_limited {
         let per = match &l.cap {
-            Some(c) if c.per_year => format!("年度封顶线 {}（本年此前已付 {}）", fmt2(o.cap.unwrap_or_default()), fmt2(o.before.paid)),
+            Some(c) if c.per_year => format!(
+                "年度封顶线 {}（本年此前已付 {}）",
+                fmt2(o.cap.unwrap_or_default()),
+                fmt2(o.before.paid)
+            ),
             _ => format!("单次封顶线 {}", fmt2(o.cap.unwrap_or_default())),
         };
         s.push_str(&format!("，受{per}限制，实付 {}", fmt2(o.paid)));
@@ -320,13 +373,34 @@ pub struct NhsaSetlDetail {
 
 impl NhsaAnswer {
     pub fn from_answer(a: &Answer) -> NhsaAnswer {
-        let by_code = |codes: &[&str]| -> Decimal { a.layers.iter().filter(|l| codes.contains(&l.fund_code.as_str())).map(|l| l.paid).sum() };
+        let by_code = |codes: &[&str]| -> Decimal {
+            a.layers
+                .iter()
+                .filter(|l| codes.contains(&l.fund_code.as_str()))
+                .map(|l| l.paid)
+                .sum()
+        };
         let known = ["390100", "390200", "390300", "610100"];
-        let oth: Decimal = a.layers.iter().filter(|l| !known.contains(&l.fund_code.as_str())).map(|l| l.paid).sum();
-        let basic_ded = a.layers.iter().find(|l| l.fund_code == "390100" && l.applied).map(|l| l.deductible).unwrap_or_default();
+        let oth: Decimal = a
+            .layers
+            .iter()
+            .filter(|l| !known.contains(&l.fund_code.as_str()))
+            .map(|l| l.paid)
+            .sum();
+        let basic_ded = a
+            .layers
+            .iter()
+            .find(|l| l.fund_code == "390100" && l.applied)
+            .map(|l| l.deductible)
+            .unwrap_or_default();
         let mut detail: Vec<NhsaSetlDetail> = Vec::new();
         for l in a.layers.iter().filter(|l| l.applied && !l.paid.is_zero()) {
-            let line = a.explanation.iter().find(|e| e.starts_with(&format!("{}：", if l.name.is_empty() { &l.id } else { &l.name })));
+            let line = a.explanation.iter().find(|e| {
+                e.starts_with(&format!(
+                    "{}：",
+                    if l.name.is_empty() { &l.id } else { &l.name }
+                ))
+            });
             detail.push(NhsaSetlDetail {
                 fund_pay_type: l.fund_code.clone(),
                 inscp_scp_amt: fmt2(l.base),
@@ -341,7 +415,12 @@ impl NhsaAnswer {
                 inscp_scp_amt: fmt2(a.in_policy),
                 crt_payb_lmt_amt: fmt2(a.hospital_waived),
                 fund_payamt: fmt2(a.hospital_waived),
-                setl_proc_info: a.explanation.first().filter(|e| e.starts_with("七免一减")).cloned().unwrap_or_default(),
+                setl_proc_info: a
+                    .explanation
+                    .first()
+                    .filter(|e| e.starts_with("七免一减"))
+                    .cloned()
+                    .unwrap_or_default(),
             });
         }
         NhsaAnswer {
@@ -371,7 +450,13 @@ impl NhsaAnswer {
                     r.to_string()
                 },
                 setl_time: a.settled_at.clone(),
-                refd_setl_flag: a.status.as_ref().map(|s| if s == "cancelled" { "1".into() } else { "0".into() }),
+                refd_setl_flag: a.status.as_ref().map(|s| {
+                    if s == "cancelled" {
+                        "1".into()
+                    } else {
+                        "0".into()
+                    }
+                }),
             },
             setldetail: detail,
         }

@@ -39,7 +39,13 @@ impl Book {
             let accs = policy
                 .layers
                 .iter()
-                .map(|l| slot.layer_ids.iter().position(|x| x == &l.id).map(|i| slot.accs[i]).unwrap_or_default())
+                .map(|l| {
+                    slot.layer_ids
+                        .iter()
+                        .position(|x| x == &l.id)
+                        .map(|i| slot.accs[i])
+                        .unwrap_or_default()
+                })
                 .collect();
             *slot = Slot {
                 policy_id: policy.id.clone(),
@@ -51,7 +57,13 @@ impl Book {
     }
 
     /// Apply deltas (one per layer of `policy`).
-    pub fn apply<'a>(&mut self, person: &str, year: i32, policy: &Policy, deltas: impl Iterator<Item = &'a Accumulator>) {
+    pub fn apply<'a>(
+        &mut self,
+        person: &str,
+        year: i32,
+        policy: &Policy,
+        deltas: impl Iterator<Item = &'a Accumulator>,
+    ) {
         let accs = self.get(person, year, policy);
         for (a, d) in accs.iter_mut().zip(deltas) {
             a.add(d);

@@ -34,7 +34,9 @@ impl<'de> Deserialize<'de> for ItemClass {
             "A" | "a" => Ok(ItemClass::A),
             "B" | "b" => Ok(ItemClass::B),
             "C" | "c" => Ok(ItemClass::C),
-            other => Err(serde::de::Error::custom(format!("unknown item class {other:?} (expected A, B or C)"))),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown item class {other:?} (expected A, B or C)"
+            ))),
         }
     }
 }
@@ -49,7 +51,9 @@ impl<'de> Deserialize<'de> for Day {
         let s = String::deserialize(d)?;
         NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
             .map(Day)
-            .map_err(|_| serde::de::Error::custom(format!("expected a date YYYY-MM-DD, found {s:?}")))
+            .map_err(|_| {
+                serde::de::Error::custom(format!("expected a date YYYY-MM-DD, found {s:?}"))
+            })
     }
 }
 
@@ -66,7 +70,11 @@ pub struct Item {
     pub class: ItemClass,
     #[serde(serialize_with = "ser_amount")]
     pub amount: Amount,
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_amount")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_amount"
+    )]
     pub limit_amount: Option<Amount>,
 }
 
@@ -112,7 +120,11 @@ pub struct ClaimError {
 }
 
 impl ClaimError {
-    pub fn new(claim_id: Option<&str>, path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        claim_id: Option<&str>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         ClaimError {
             claim_id: claim_id.map(str::to_string),
             path: path.into(),
@@ -193,7 +205,23 @@ struct XmlClaim {
 #[derive(Deserialize, Default)]
 struct XmlItems {
     #[serde(default)]
-    item: Vec<Item>,
+    item: Vec<XmlItem>,
+}
+
+/// In XML every leaf is text; amounts are read as strings and checked by
+/// the same parser as JSON amounts.
+#[derive(Deserialize)]
+struct XmlItem {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+    class: ItemClass,
+    amount: String,
+    #[serde(default)]
+    limit_amount: Option<String>,
 }
 
 /// `<categories><category>dibao</category></categories>` and the like.
@@ -216,14 +244,15 @@ impl TagName for DiagnosisTag {
 }
 impl<'de, T: Deserialize<'de>, Tag: TagName> Deserialize<'de> for XmlList<T, Tag> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map: std::collections::BTreeMap<String, Vec<T>> = match Option::deserialize(d)? {
-            Some(m) => m,
-            None => Default::default(),
-        };
+        let map: std::collections::BTreeMap<String, Vec<T>> =
+            Option::deserialize(d)?.unwrap_or_default();
         let mut out = Vec::new();
         for (k, v) in map {
             if k != Tag::NAME && k != "$text" {
-                return Err(serde::de::Error::custom(format!("expected <{}> elements, found <{k}>", Tag::NAME)));
+                return Err(serde::de::Error::custom(format!(
+                    "expected <{}> elements, found <{k}>",
+                    Tag::NAME
+                )));
             }
             out.extend(v);
         }
@@ -236,6 +265,27 @@ pub fn parse_xml(text: &str) -> Result<Claim, ClaimError> {
     let mut de = quick_xml::de::Deserializer::from_str(text);
     match serde_path_to_error::deserialize::<_, XmlClaim>(&mut de) {
         Ok(x) => {
+            let id = Some(x.claim_id.as_str());
+            let mut items = Vec::with_capacity(x.items.item.len());
+            for (i, it) in x.items.item.into_iter().enumerate() {
+                let amount = crate::money::parse_amount(&it.amount).map_err(|e| {
+                    ClaimError::new(id, format!("items[{i}].amount"), e.to_string())
+                })?;
+                let limit_amount = match it.limit_amount.as_deref().map(str::trim) {
+                    None | Some("") => None,
+                    Some(l) => Some(crate::money::parse_amount(l).map_err(|e| {
+                        ClaimError::new(id, format!("items[{i}].limit_amount"), e.to_string())
+                    })?),
+                };
+                items.push(Item {
+                    code: it.code,
+                    name: it.name,
+                    kind: it.kind,
+                    class: it.class,
+                    amount: Amount(amount),
+                    limit_amount: limit_amount.map(Amount),
+                });
+            }
             let c = Claim {
                 claim_id: x.claim_id,
                 hospital: x.hospital,
@@ -246,7 +296,7 @@ pub fn parse_xml(text: &str) -> Result<Claim, ClaimError> {
                 admitted_on: x.admitted_on,
                 discharged_on: x.discharged_on,
                 diagnoses: x.diagnoses.0,
-                items: x.items.item,
+                items,
             };
             check_shape(&c)?;
             Ok(c)
@@ -254,9 +304,11 @@ pub fn parse_xml(text: &str) -> Result<Claim, ClaimError> {
         Err(e) => {
             let path = e.path().to_string().replace("items.item", "items");
             let path = if path == "." { String::new() } else { path };
-            let claim_id = text
-                .find("<claim_id>")
-                .and_then(|i| text[i + 10..].find("</claim_id>").map(|j| text[i + 10..i + 10 + j].trim().to_string()));
+            let claim_id = text.find("<claim_id>").and_then(|i| {
+                text[i + 10..]
+                    .find("</claim_id>")
+                    .map(|j| text[i + 10..i + 10 + j].trim().to_string())
+            });
             Err(ClaimError {
                 claim_id,
                 path,
@@ -273,22 +325,37 @@ fn check_shape(c: &Claim) -> Result<(), ClaimError> {
         return Err(ClaimError::new(None, "claim_id", "must not be empty"));
     }
     if c.claim_id.len() > 100 {
-        return Err(ClaimError::new(id, "claim_id", "longer than 100 characters"));
+        return Err(ClaimError::new(
+            id,
+            "claim_id",
+            "longer than 100 characters",
+        ));
     }
     if c.person_id.trim().is_empty() {
         return Err(ClaimError::new(id, "person_id", "must not be empty"));
     }
     if c.items.is_empty() {
-        return Err(ClaimError::new(id, "items", "a claim needs at least one item"));
+        return Err(ClaimError::new(
+            id,
+            "items",
+            "a claim needs at least one item",
+        ));
     }
     if c.items.len() > MAX_ITEMS {
-        return Err(ClaimError::new(id, "items", format!("{} items; at most {MAX_ITEMS} are accepted", c.items.len())));
+        return Err(ClaimError::new(
+            id,
+            "items",
+            format!("{} items; at most {MAX_ITEMS} are accepted", c.items.len()),
+        ));
     }
     if c.discharged_on < c.admitted_on {
         return Err(ClaimError::new(
             id,
             "discharged_on",
-            format!("discharge {} is before admission {}", c.discharged_on.0, c.admitted_on.0),
+            format!(
+                "discharge {} is before admission {}",
+                c.discharged_on.0, c.admitted_on.0
+            ),
         ));
     }
     Ok(())
@@ -340,7 +407,12 @@ pub fn resolve(policy: &Policy, c: &Claim) -> Result<ResolvedClaim, ClaimError> 
         ClaimError::new(
             id,
             "medical_type",
-            format!("unknown medical type {:?} (policy {} declares {})", c.medical_type, policy.id, list_ids(&policy.medical_types)),
+            format!(
+                "unknown medical type {:?} (policy {} declares {})",
+                c.medical_type,
+                policy.id,
+                list_ids(&policy.medical_types)
+            ),
         )
     })?;
     let items = c
@@ -348,8 +420,10 @@ pub fn resolve(policy: &Policy, c: &Claim) -> Result<ResolvedClaim, ClaimError> 
         .iter()
         .map(|it| ResolvedItem {
             class: it.class,
-            amount: it.amount.0,
-            limit: it.limit_amount.map(|a| a.0),
+            // one scale for every amount keeps the engine's sums on
+            // rust_decimal's fast same-scale path
+            amount: fen_scale(it.amount.0),
+            limit: it.limit_amount.map(|a| fen_scale(a.0)),
             free_kind: policy.is_free_item_kind(&it.kind),
         })
         .collect();
@@ -361,31 +435,53 @@ pub fn resolve(policy: &Policy, c: &Claim) -> Result<ResolvedClaim, ClaimError> 
     })
 }
 
+fn fen_scale(mut d: Decimal) -> Decimal {
+    d.rescale(2);
+    d
+}
+
 /// The identity a claim states for itself (offline use only).
 pub fn stated_identity(policy: &Policy, c: &Claim) -> Result<Identity, ClaimError> {
     let id = Some(c.claim_id.as_str());
-    let level_id = c
-        .hospital_level
-        .as_deref()
-        .ok_or_else(|| ClaimError::new(id, "hospital_level", "is required offline (the service takes it from its hospital directory)"))?;
+    let level_id = c.hospital_level.as_deref().ok_or_else(|| {
+        ClaimError::new(
+            id,
+            "hospital_level",
+            "is required offline (the service takes it from its hospital directory)",
+        )
+    })?;
     let level = level_index(policy, c, level_id, "hospital_level")?;
     let categories = category_mask(policy, c, &c.categories, "categories")?;
     Ok(Identity { categories, level })
 }
 
 /// A level id → index, or an error naming `field`.
-pub fn level_index(policy: &Policy, c: &Claim, level_id: &str, field: &str) -> Result<usize, ClaimError> {
+pub fn level_index(
+    policy: &Policy,
+    c: &Claim,
+    level_id: &str,
+    field: &str,
+) -> Result<usize, ClaimError> {
     policy.level_index(level_id).ok_or_else(|| {
         ClaimError::new(
             Some(&c.claim_id),
             field,
-            format!("unknown hospital level {level_id:?} (policy {} declares {})", policy.id, list_ids(&policy.levels)),
+            format!(
+                "unknown hospital level {level_id:?} (policy {} declares {})",
+                policy.id,
+                list_ids(&policy.levels)
+            ),
         )
     })
 }
 
 /// Category ids → mask, or an error naming `field[i]`.
-pub fn category_mask(policy: &Policy, c: &Claim, ids: &[String], field: &str) -> Result<Mask, ClaimError> {
+pub fn category_mask(
+    policy: &Policy,
+    c: &Claim,
+    ids: &[String],
+    field: &str,
+) -> Result<Mask, ClaimError> {
     let mut m = 0;
     for (i, cat) in ids.iter().enumerate() {
         match policy.category_index(cat) {
@@ -394,7 +490,11 @@ pub fn category_mask(policy: &Policy, c: &Claim, ids: &[String], field: &str) ->
                 return Err(ClaimError::new(
                     Some(&c.claim_id),
                     format!("{field}[{i}]"),
-                    format!("unknown category {cat:?} (policy {} declares {})", policy.id, list_ids(&policy.categories)),
+                    format!(
+                        "unknown category {cat:?} (policy {} declares {})",
+                        policy.id,
+                        list_ids(&policy.categories)
+                    ),
                 ))
             }
         }
@@ -403,19 +503,25 @@ pub fn category_mask(policy: &Policy, c: &Claim, ids: &[String], field: &str) ->
 }
 
 fn list_ids(l: &[(String, String)]) -> String {
-    l.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ")
+    l.iter()
+        .map(|(k, _)| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Pick the policy in force on the claim's discharge date among several
 /// (the first in `policies` that covers it).
 pub fn policy_for<'a>(policies: &'a [Policy], c: &Claim) -> Result<&'a Policy, ClaimError> {
-    policies.iter().find(|p| p.covers(c.discharged_on.0)).ok_or_else(|| {
-        ClaimError::new(
-            Some(&c.claim_id),
-            "discharged_on",
-            format!("no policy in force on {}", c.discharged_on.0),
-        )
-    })
+    policies
+        .iter()
+        .find(|p| p.covers(c.discharged_on.0))
+        .ok_or_else(|| {
+            ClaimError::new(
+                Some(&c.claim_id),
+                "discharged_on",
+                format!("no policy in force on {}", c.discharged_on.0),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -428,7 +534,10 @@ mod tests {
     fn parses_the_design_claim() {
         let c = parse_json(CLAIM).unwrap();
         assert_eq!(c.items.len(), 2);
-        assert_eq!(c.items[1].limit_amount.unwrap().0, rust_decimal_macros::dec!(300.00));
+        assert_eq!(
+            c.items[1].limit_amount.unwrap().0,
+            rust_decimal_macros::dec!(300.00)
+        );
     }
 
     fn err_of(text: &str) -> ClaimError {
@@ -452,10 +561,26 @@ mod tests {
         assert_eq!(e.path, "discharged_on");
         let e = err_of(&CLAIM.replace("2017-05-01", "2017-13-01"));
         assert_eq!(e.path, "admitted_on");
-        let e = err_of(r#"{"claim_id":"x","person_id":"p","medical_type":"inpatient","admitted_on":"2017-01-01","discharged_on":"2017-01-01","items":[]}"#);
+        let e = err_of(
+            r#"{"claim_id":"x","person_id":"p","medical_type":"inpatient","admitted_on":"2017-01-01","discharged_on":"2017-01-01","items":[]}"#,
+        );
         assert_eq!(e.path, "items");
         let e = err_of("{not json");
         assert_eq!(e.claim_id, None);
+    }
+
+    #[test]
+    fn refuses_more_than_ten_thousand_items() {
+        let item = r#"{"kind":"x","class":"A","amount":"1.00"}"#;
+        let items = vec![item; MAX_ITEMS + 1].join(",");
+        let text = format!(
+            r#"{{"claim_id":"big","person_id":"p","medical_type":"inpatient","admitted_on":"2017-01-01","discharged_on":"2017-01-01","items":[{items}]}}"#
+        );
+        let e = parse_json(&text).unwrap_err();
+        assert_eq!(e.path, "items");
+        assert!(e.message.contains("at most 10000"), "{e}");
+        let ok = text.replacen(&format!("{item},"), "", 1);
+        assert_eq!(parse_json(&ok).unwrap().items.len(), MAX_ITEMS);
     }
 
     #[test]
@@ -476,7 +601,10 @@ mod tests {
         assert_eq!(c.categories, vec!["dibao", "poverty"]);
         assert_eq!(c.diagnoses, vec!["C34.9"]);
         assert_eq!(c.items.len(), 2);
-        assert_eq!(c.items[1].limit_amount.unwrap().0, rust_decimal_macros::dec!(300));
+        assert_eq!(
+            c.items[1].limit_amount.unwrap().0,
+            rust_decimal_macros::dec!(300)
+        );
         let e = parse_xml(&xml.replace("<amount>320.00", "<amount>-1")).unwrap_err();
         assert_eq!(e.claim_id.as_deref(), Some("X1"));
         assert!(e.path.contains("amount"), "{e:?}");

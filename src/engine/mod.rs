@@ -20,7 +20,11 @@ pub use settle::{settle, Accumulator, Computation};
 
 /// Settle a claim offline, trusting the identity it states (the CLI's
 /// `medaid settle`). Returns the computation too, for its deltas.
-pub fn settle_stated(policy: &Policy, claim: &Claim, accs: &[Accumulator]) -> Result<(Answer, Computation), ClaimError> {
+pub fn settle_stated(
+    policy: &Policy,
+    claim: &Claim,
+    accs: &[Accumulator],
+) -> Result<(Answer, Computation), ClaimError> {
     let who = claim::stated_identity(policy, claim)?;
     let resolved = claim::resolve(policy, claim)?;
     let comp = settle::settle(policy, &resolved, who, accs);

@@ -94,7 +94,12 @@ impl Payer {
             Payer::Charity => "慈善",
         }
     }
-    pub const ALL: [Payer; 4] = [Payer::Insurance, Payer::Aid, Payer::Government, Payer::Charity];
+    pub const ALL: [Payer; 4] = [
+        Payer::Insurance,
+        Payer::Aid,
+        Payer::Government,
+        Payer::Charity,
+    ];
 }
 
 /// A decimal, or a table of decimals by hospital level.
@@ -292,7 +297,9 @@ impl Policy {
     }
     /// The disease groups the primary diagnosis matches.
     pub fn groups_of(&self, primary_diagnosis: Option<&str>) -> Mask {
-        let Some(dx) = primary_diagnosis else { return 0 };
+        let Some(dx) = primary_diagnosis else {
+            return 0;
+        };
         let dx = dx.trim().to_uppercase();
         let mut m = 0;
         for (i, g) in self.groups.iter().enumerate() {
@@ -304,9 +311,11 @@ impl Policy {
     }
     /// Whether `kind` is one of the waivers' free items.
     pub fn is_free_item_kind(&self, kind: &str) -> bool {
-        self.waivers
-            .as_ref()
-            .is_some_and(|w| w.free_items.iter().any(|k| k.eq_ignore_ascii_case(kind.trim())))
+        self.waivers.as_ref().is_some_and(|w| {
+            w.free_items
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(kind.trim()))
+        })
     }
     pub fn category_mask(&self, ids: &[String]) -> Result<Mask, String> {
         let mut m = 0;
@@ -426,7 +435,11 @@ impl Validator {
         match node.as_table() {
             Some(t) => Some(t),
             None => {
-                self.err(path, Some(node), format!("expected a table, found {}", node.type_name()));
+                self.err(
+                    path,
+                    Some(node),
+                    format!("expected a table, found {}", node.type_name()),
+                );
                 None
             }
         }
@@ -436,7 +449,11 @@ impl Validator {
         match &node.kind {
             NodeKind::Str(s) => Some(s.clone()),
             _ => {
-                self.err(path, Some(node), format!("expected a string, found {}", node.type_name()));
+                self.err(
+                    path,
+                    Some(node),
+                    format!("expected a string, found {}", node.type_name()),
+                );
                 None
             }
         }
@@ -463,14 +480,22 @@ impl Validator {
         let s = match &node.kind {
             NodeKind::Str(s) | NodeKind::Date(s) => s.clone(),
             _ => {
-                self.err(path, Some(node), format!("expected a date YYYY-MM-DD, found {}", node.type_name()));
+                self.err(
+                    path,
+                    Some(node),
+                    format!("expected a date YYYY-MM-DD, found {}", node.type_name()),
+                );
                 return None;
             }
         };
         match NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
             Ok(d) => Some(d),
             Err(_) => {
-                self.err(path, Some(node), format!("expected a date YYYY-MM-DD, found {s:?}"));
+                self.err(
+                    path,
+                    Some(node),
+                    format!("expected a date YYYY-MM-DD, found {s:?}"),
+                );
                 None
             }
         }
@@ -483,7 +508,14 @@ impl Validator {
             NodeKind::Int(i) => i.to_string(),
             NodeKind::Float(f) => f.clone(),
             _ => {
-                self.err(path, Some(node), format!("expected a decimal such as \"0.80\", found {}", node.type_name()));
+                self.err(
+                    path,
+                    Some(node),
+                    format!(
+                        "expected a decimal such as \"0.80\", found {}",
+                        node.type_name()
+                    ),
+                );
                 return None;
             }
         };
@@ -512,7 +544,11 @@ impl Validator {
             return None;
         }
         if d.normalize().scale() > 2 {
-            self.err(path, Some(node), format!("an amount has at most two decimals, found {d}"));
+            self.err(
+                path,
+                Some(node),
+                format!("an amount has at most two decimals, found {d}"),
+            );
             return None;
         }
         Some(d)
@@ -527,13 +563,19 @@ impl Validator {
             }
             return out;
         };
-        let Some(t) = self.table(key, node) else { return out };
+        let Some(t) = self.table(key, node) else {
+            return out;
+        };
         for (id, v) in t {
             let path = join(key, id);
             let label = match &v.kind {
                 NodeKind::Str(s) => s.clone(),
                 _ => {
-                    self.err(&path, Some(v), format!("expected a label string, found {}", v.type_name()));
+                    self.err(
+                        &path,
+                        Some(v),
+                        format!("expected a label string, found {}", v.type_name()),
+                    );
                     continue;
                 }
             };
@@ -562,14 +604,24 @@ impl Validator {
                 Some(out)
             }
             _ => {
-                self.err(path, Some(node), format!("expected an array of ids, found {}", node.type_name()));
+                self.err(
+                    path,
+                    Some(node),
+                    format!("expected an array of ids, found {}", node.type_name()),
+                );
                 None
             }
         }
     }
 
     /// An array of ids that must be declared in `decl` (`what` names it).
-    fn mask(&mut self, path: &str, node: &Node, decl: &[(String, String)], what: &str) -> Option<Mask> {
+    fn mask(
+        &mut self,
+        path: &str,
+        node: &Node,
+        decl: &[(String, String)],
+        what: &str,
+    ) -> Option<Mask> {
         let ids = self.ids_array(path, node)?;
         let mut m = 0;
         let mut ok = true;
@@ -581,7 +633,10 @@ impl Validator {
                     self.errors.push(PolicyError {
                         path: format!("{path}[{i}]"),
                         line: *line,
-                        message: format!("unknown {what} `{id}` (not declared in [{}])", decl_table(what)),
+                        message: format!(
+                            "unknown {what} `{id}` (not declared in [{}])",
+                            decl_table(what)
+                        ),
                     });
                 }
             }
@@ -590,12 +645,21 @@ impl Validator {
     }
 
     fn group_mask(&mut self, path: &str, node: &Node, groups: &[DiseaseGroup]) -> Option<Mask> {
-        let decl: Vec<(String, String)> = groups.iter().map(|g| (g.id.clone(), g.label.clone())).collect();
+        let decl: Vec<(String, String)> = groups
+            .iter()
+            .map(|g| (g.id.clone(), g.label.clone()))
+            .collect();
         self.mask(path, node, &decl, "disease group")
     }
 
     /// A table keyed by declared ids with unit-interval values.
-    fn unit_table(&mut self, path: &str, node: &Node, decl: &[(String, String)], what: &str) -> Option<Vec<Option<Decimal>>> {
+    fn unit_table(
+        &mut self,
+        path: &str,
+        node: &Node,
+        decl: &[(String, String)],
+        what: &str,
+    ) -> Option<Vec<Option<Decimal>>> {
         let t = self.table(path, node)?;
         let mut out = vec![None; decl.len()];
         let mut ok = true;
@@ -608,7 +672,14 @@ impl Validator {
                 },
                 None => {
                     ok = false;
-                    self.err(&p, Some(v), format!("unknown {what} `{k}` (not declared in [{}])", decl_table(what)));
+                    self.err(
+                        &p,
+                        Some(v),
+                        format!(
+                            "unknown {what} `{k}` (not declared in [{}])",
+                            decl_table(what)
+                        ),
+                    );
                 }
             }
         }
@@ -616,7 +687,14 @@ impl Validator {
     }
 
     /// A decimal or a table by level that must name every level in `scope`.
-    fn by_level(&mut self, path: &str, node: &Node, levels: &[(String, String)], scope: Mask, unit: bool) -> Option<ByLevel> {
+    fn by_level(
+        &mut self,
+        path: &str,
+        node: &Node,
+        levels: &[(String, String)],
+        scope: Mask,
+        unit: bool,
+    ) -> Option<ByLevel> {
         match &node.kind {
             NodeKind::Table(t) => {
                 let mut out = vec![None; levels.len()];
@@ -625,7 +703,11 @@ impl Validator {
                     let p = join(path, k);
                     match index_of(levels, k) {
                         Some(ix) => {
-                            let d = if unit { self.unit(&p, v) } else { self.amount(&p, v) };
+                            let d = if unit {
+                                self.unit(&p, v)
+                            } else {
+                                self.amount(&p, v)
+                            };
                             match d {
                                 Some(d) => out[ix] = Some(d),
                                 None => ok = false,
@@ -633,24 +715,43 @@ impl Validator {
                         }
                         None => {
                             ok = false;
-                            self.err(&p, Some(v), format!("unknown level `{k}` (not declared in [levels])"));
+                            self.err(
+                                &p,
+                                Some(v),
+                                format!("unknown level `{k}` (not declared in [levels])"),
+                            );
                         }
                     }
                 }
                 let missing: Vec<&str> = levels
                     .iter()
                     .enumerate()
-                    .filter(|(i, _)| scope & bit(*i) != 0 && out[*i].is_none() && !t.iter().any(|(k, _)| k == &levels[*i].0))
+                    .filter(|(i, _)| {
+                        scope & bit(*i) != 0
+                            && out[*i].is_none()
+                            && !t.iter().any(|(k, _)| k == &levels[*i].0)
+                    })
                     .map(|(_, (id, _))| id.as_str())
                     .collect();
                 if !missing.is_empty() {
                     ok = false;
-                    self.err(path, Some(node), format!("must name every level in the layer's scope; missing: {}", missing.join(", ")));
+                    self.err(
+                        path,
+                        Some(node),
+                        format!(
+                            "must name every level in the layer's scope; missing: {}",
+                            missing.join(", ")
+                        ),
+                    );
                 }
                 ok.then_some(ByLevel::Table(out))
             }
             _ => {
-                let d = if unit { self.unit(path, node) } else { self.amount(path, node) };
+                let d = if unit {
+                    self.unit(path, node)
+                } else {
+                    self.amount(path, node)
+                };
                 d.map(ByLevel::Flat)
             }
         }
@@ -668,7 +769,9 @@ impl Validator {
         if let Some(h) = head {
             id = self.required_string(h, "policy", "id");
             name = h.get("name").and_then(|n| self.string("policy.name", n));
-            region = h.get("region").and_then(|n| self.string("policy.region", n));
+            region = h
+                .get("region")
+                .and_then(|n| self.string("policy.region", n));
             from = match h.get("effective_from") {
                 Some(n) => self.date("policy.effective_from", n),
                 None => {
@@ -685,12 +788,27 @@ impl Validator {
             };
             if let (Some(f), Some(t)) = (from, to) {
                 if f > t {
-                    self.err("policy.effective_to", h.get("effective_to"), format!("ends ({t}) before it starts ({f})"));
+                    self.err(
+                        "policy.effective_to",
+                        h.get("effective_to"),
+                        format!("ends ({t}) before it starts ({f})"),
+                    );
                 }
             }
         }
         for (k, v) in root.as_table().unwrap_or(&[]) {
-            if !["policy", "levels", "categories", "medical_types", "diseases", "catalogue", "waivers", "layers"].contains(&k.as_str()) {
+            if ![
+                "policy",
+                "levels",
+                "categories",
+                "medical_types",
+                "diseases",
+                "catalogue",
+                "waivers",
+                "layers",
+            ]
+            .contains(&k.as_str())
+            {
                 self.err(k, Some(v), format!("unknown top-level key `{k}`"));
             }
         }
@@ -716,7 +834,11 @@ impl Validator {
                     for (i, l) in a.iter().enumerate() {
                         if let Some(layer) = self.layer(&format!("layers[{i}]"), l, &decl) {
                             if layers.iter().any(|x: &Layer| x.id == layer.id) {
-                                self.err(&format!("layers[{i}].id"), l.get("id"), format!("duplicate layer id `{}`", layer.id));
+                                self.err(
+                                    &format!("layers[{i}].id"),
+                                    l.get("id"),
+                                    format!("duplicate layer id `{}`", layer.id),
+                                );
                             }
                             layers.push(layer);
                         }
@@ -735,7 +857,8 @@ impl Validator {
         let mut nth_insurance = 0;
         for l in &mut layers {
             if l.payer == Payer::Insurance && l.fund_code.is_none() {
-                l.fund_code = Some(["390100", "390200", "390300"][nth_insurance.min(2)].to_string());
+                l.fund_code =
+                    Some(["390100", "390200", "390300"][nth_insurance.min(2)].to_string());
             }
             if l.payer == Payer::Insurance {
                 nth_insurance += 1;
@@ -761,8 +884,12 @@ impl Validator {
 
     fn groups(&mut self, root: &Node) -> Vec<DiseaseGroup> {
         let mut out = Vec::new();
-        let Some(d) = root.get("diseases") else { return out };
-        let Some(t) = self.table("diseases", d) else { return out };
+        let Some(d) = root.get("diseases") else {
+            return out;
+        };
+        let Some(t) = self.table("diseases", d) else {
+            return out;
+        };
         for (id, g) in t {
             let path = join("diseases", id);
             if g.as_table().is_none() {
@@ -770,10 +897,17 @@ impl Validator {
                 continue;
             }
             self.warn_unknown(&path, g, &["label", "icd10"]);
-            let label = g.get("label").and_then(|n| self.string(&join(&path, "label"), n)).unwrap_or_else(|| id.clone());
+            let label = g
+                .get("label")
+                .and_then(|n| self.string(&join(&path, "label"), n))
+                .unwrap_or_else(|| id.clone());
             let mut prefixes = Vec::new();
             match g.get("icd10") {
-                None => self.err(&join(&path, "icd10"), Some(g), "is required: a list of ICD-10 code prefixes"),
+                None => self.err(
+                    &join(&path, "icd10"),
+                    Some(g),
+                    "is required: a list of ICD-10 code prefixes",
+                ),
                 Some(n) => {
                     if let Some(ids) = self.ids_array(&join(&path, "icd10"), n) {
                         for (i, (p, line)) in ids.into_iter().enumerate() {
@@ -828,20 +962,35 @@ impl Validator {
         self.warn_unknown(
             "waivers",
             w,
-            &["categories", "free_items", "free_item_levels", "reduction_rate", "reduction_levels", "reduction_medical_types"],
+            &[
+                "categories",
+                "free_items",
+                "free_item_levels",
+                "reduction_rate",
+                "reduction_levels",
+                "reduction_medical_types",
+            ],
         );
-        let mask_or_empty = |v: &mut Self, key: &str, d: &[(String, String)], what: &str| -> Option<Mask> {
-            match w.get(key) {
-                Some(n) => v.mask(&join("waivers", key), n, d, what),
-                None => Some(0),
-            }
-        };
+        let mask_or_empty =
+            |v: &mut Self, key: &str, d: &[(String, String)], what: &str| -> Option<Mask> {
+                match w.get(key) {
+                    Some(n) => v.mask(&join("waivers", key), n, d, what),
+                    None => Some(0),
+                }
+            };
         let categories = mask_or_empty(self, "categories", &decl.categories, "category");
         let free_item_levels = mask_or_empty(self, "free_item_levels", &decl.levels, "level");
         let reduction_levels = mask_or_empty(self, "reduction_levels", &decl.levels, "level");
-        let reduction_medical_types = mask_or_empty(self, "reduction_medical_types", &decl.medical_types, "medical type");
+        let reduction_medical_types = mask_or_empty(
+            self,
+            "reduction_medical_types",
+            &decl.medical_types,
+            "medical type",
+        );
         let free_items = match w.get("free_items") {
-            Some(n) => self.ids_array("waivers.free_items", n).map(|v| v.into_iter().map(|(s, _)| s.trim().to_string()).collect()),
+            Some(n) => self
+                .ids_array("waivers.free_items", n)
+                .map(|v| v.into_iter().map(|(s, _)| s.trim().to_string()).collect()),
             None => Some(Vec::new()),
         };
         let reduction_rate = match w.get("reduction_rate") {
@@ -863,10 +1012,16 @@ impl Validator {
         self.warn_unknown(path, l, LAYER_KEYS);
         let errors_before = self.errors.len();
         let id = self.required_string(l, path, "id");
-        let name = l.get("name").and_then(|n| self.string(&join(path, "name"), n));
+        let name = l
+            .get("name")
+            .and_then(|n| self.string(&join(path, "name"), n));
         let payer = match l.get("payer") {
             None => {
-                self.err(&join(path, "payer"), Some(l), "is required (insurance, aid, government or charity)");
+                self.err(
+                    &join(path, "payer"),
+                    Some(l),
+                    "is required (insurance, aid, government or charity)",
+                );
                 None
             }
             Some(n) => match self.string(&join(path, "payer"), n).as_deref() {
@@ -875,7 +1030,11 @@ impl Validator {
                 Some("government") => Some(Payer::Government),
                 Some("charity") => Some(Payer::Charity),
                 Some(other) => {
-                    self.err(&join(path, "payer"), Some(n), format!("unknown payer `{other}` (insurance, aid, government or charity)"));
+                    self.err(
+                        &join(path, "payer"),
+                        Some(n),
+                        format!("unknown payer `{other}` (insurance, aid, government or charity)"),
+                    );
                     None
                 }
                 None => None,
@@ -893,17 +1052,34 @@ impl Validator {
             }
             Some(s)
         });
-        let medical_types = l.get("medical_types").and_then(|n| self.mask(&join(path, "medical_types"), n, &decl.medical_types, "medical type"));
-        let levels = l.get("levels").and_then(|n| self.mask(&join(path, "levels"), n, &decl.levels, "level"));
-        let diseases = l.get("diseases").and_then(|n| self.group_mask(&join(path, "diseases"), n, &decl.groups));
-        let mut categories = l.get("categories").and_then(|n| self.mask(&join(path, "categories"), n, &decl.categories, "category"));
+        let medical_types = l.get("medical_types").and_then(|n| {
+            self.mask(
+                &join(path, "medical_types"),
+                n,
+                &decl.medical_types,
+                "medical type",
+            )
+        });
+        let levels = l
+            .get("levels")
+            .and_then(|n| self.mask(&join(path, "levels"), n, &decl.levels, "level"));
+        let diseases = l
+            .get("diseases")
+            .and_then(|n| self.group_mask(&join(path, "diseases"), n, &decl.groups));
+        let mut categories = l
+            .get("categories")
+            .and_then(|n| self.mask(&join(path, "categories"), n, &decl.categories, "category"));
         let base_all = match l.get("base") {
             None => false,
             Some(n) => match self.string(&join(path, "base"), n).as_deref() {
                 Some("in_policy") => false,
                 Some("all") => true,
                 Some(o) => {
-                    self.err(&join(path, "base"), Some(n), format!("unknown base `{o}` (in_policy or all)"));
+                    self.err(
+                        &join(path, "base"),
+                        Some(n),
+                        format!("unknown base `{o}` (in_policy or all)"),
+                    );
                     false
                 }
                 None => false,
@@ -915,25 +1091,47 @@ impl Validator {
                 Some("ratio") => false,
                 Some("target") => true,
                 Some(o) => {
-                    self.err(&join(path, "kind"), Some(n), format!("unknown kind `{o}` (ratio or target)"));
+                    self.err(
+                        &join(path, "kind"),
+                        Some(n),
+                        format!("unknown kind `{o}` (ratio or target)"),
+                    );
                     false
                 }
                 None => false,
             },
         };
-        let all_levels: Mask = if decl.levels.len() >= 64 { u64::MAX } else { bit(decl.levels.len()) - 1 };
+        let all_levels: Mask = if decl.levels.len() >= 64 {
+            u64::MAX
+        } else {
+            bit(decl.levels.len()) - 1
+        };
         let level_scope = levels.unwrap_or(all_levels);
 
         let kind = if is_target {
-            for k in ["deductible", "ratio", "ratio_by_category", "ratio_bonus", "bands"] {
+            for k in [
+                "deductible",
+                "ratio",
+                "ratio_by_category",
+                "ratio_bonus",
+                "bands",
+            ] {
                 if let Some(n) = l.get(k) {
-                    self.err(&join(path, k), Some(n), format!("a target layer has no `{k}`"));
+                    self.err(
+                        &join(path, k),
+                        Some(n),
+                        format!("a target layer has no `{k}`"),
+                    );
                 }
             }
             let target_ratio = match l.get("target_ratio") {
                 Some(n) => self.unit(&join(path, "target_ratio"), n),
                 None => {
-                    self.err(&join(path, "target_ratio"), Some(l), "is required for kind = \"target\"");
+                    self.err(
+                        &join(path, "target_ratio"),
+                        Some(l),
+                        "is required for kind = \"target\"",
+                    );
                     None
                 }
             };
@@ -943,7 +1141,11 @@ impl Validator {
                     Some("in_policy") => false,
                     Some("total") => true,
                     Some(o) => {
-                        self.err(&join(path, "reference"), Some(n), format!("unknown reference `{o}` (in_policy or total)"));
+                        self.err(
+                            &join(path, "reference"),
+                            Some(n),
+                            format!("unknown reference `{o}` (in_policy or total)"),
+                        );
                         false
                     }
                     None => false,
@@ -956,25 +1158,70 @@ impl Validator {
         } else {
             for k in ["target_ratio", "reference"] {
                 if let Some(n) = l.get(k) {
-                    self.err(&join(path, k), Some(n), format!("`{k}` belongs to kind = \"target\" layers only"));
+                    self.err(
+                        &join(path, k),
+                        Some(n),
+                        format!("`{k}` belongs to kind = \"target\" layers only"),
+                    );
                 }
             }
-            let deductible = l.get("deductible").and_then(|n| self.deductible(&join(path, "deductible"), n, decl, level_scope));
-            let ratio = l.get("ratio").and_then(|n| self.by_level(&join(path, "ratio"), n, &decl.levels, level_scope, true));
-            let ratio_by_category = l.get("ratio_by_category").and_then(|n| self.unit_table(&join(path, "ratio_by_category"), n, &decl.categories, "category"));
-            let ratio_bonus = l.get("ratio_bonus").and_then(|n| self.unit_table(&join(path, "ratio_bonus"), n, &decl.categories, "category"));
-            let bands = l.get("bands").and_then(|n| self.bands(&join(path, "bands"), n));
-            if l.get("ratio").is_none() && l.get("ratio_by_category").is_none() && l.get("bands").is_none() {
-                self.err(path, Some(l), "a ratio layer needs `ratio`, `ratio_by_category` or `bands`");
+            let deductible = l
+                .get("deductible")
+                .and_then(|n| self.deductible(&join(path, "deductible"), n, decl, level_scope));
+            let ratio = l.get("ratio").and_then(|n| {
+                self.by_level(&join(path, "ratio"), n, &decl.levels, level_scope, true)
+            });
+            let ratio_by_category = l.get("ratio_by_category").and_then(|n| {
+                self.unit_table(
+                    &join(path, "ratio_by_category"),
+                    n,
+                    &decl.categories,
+                    "category",
+                )
+            });
+            let ratio_bonus = l.get("ratio_bonus").and_then(|n| {
+                self.unit_table(&join(path, "ratio_bonus"), n, &decl.categories, "category")
+            });
+            let bands = l
+                .get("bands")
+                .and_then(|n| self.bands(&join(path, "bands"), n));
+            if l.get("ratio").is_none()
+                && l.get("ratio_by_category").is_none()
+                && l.get("bands").is_none()
+            {
+                self.err(
+                    path,
+                    Some(l),
+                    "a ratio layer needs `ratio`, `ratio_by_category` or `bands`",
+                );
             }
             if let Some(rbc) = &ratio_by_category {
-                let keys: Mask = rbc.iter().enumerate().filter(|(_, v)| v.is_some()).fold(0, |m, (i, _)| m | bit(i));
+                let keys: Mask = rbc
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.is_some())
+                    .fold(0, |m, (i, _)| m | bit(i));
                 match categories {
                     None => categories = Some(keys),
                     Some(scope) => {
-                        if scope & !keys != 0 && l.get("ratio").is_none() && l.get("bands").is_none() {
-                            let missing: Vec<&str> = decl.categories.iter().enumerate().filter(|(i, _)| scope & !keys & bit(*i) != 0).map(|(_, c)| c.0.as_str()).collect();
-                            self.err(&join(path, "ratio_by_category"), l.get("ratio_by_category"), format!("names no ratio for categories in scope ({}) and there is no `ratio` to fall back on", missing.join(", ")));
+                        if scope & !keys != 0
+                            && l.get("ratio").is_none()
+                            && l.get("bands").is_none()
+                        {
+                            let missing: Vec<&str> = decl
+                                .categories
+                                .iter()
+                                .enumerate()
+                                .filter(|(i, _)| scope & !keys & bit(*i) != 0)
+                                .map(|(_, c)| c.0.as_str())
+                                .collect();
+                            // Not an error (DESIGN.md does not forbid it): those
+                            // categories are in scope at ratio 0. Worth a warning.
+                            self.warnings.push(PolicyError {
+                                path: join(path, "ratio_by_category"),
+                                line: l.get("ratio_by_category").and_then(|n| n.line),
+                                message: format!("names no ratio for categories in scope ({}) and there is no `ratio`: they get 0 %", missing.join(", ")),
+                            });
                         }
                     }
                 }
@@ -987,7 +1234,9 @@ impl Validator {
                 bands,
             })
         };
-        let cap = l.get("cap").and_then(|n| self.cap(&join(path, "cap"), n, decl));
+        let cap = l
+            .get("cap")
+            .and_then(|n| self.cap(&join(path, "cap"), n, decl));
         if self.errors.len() > errors_before {
             return None;
         }
@@ -1013,7 +1262,11 @@ impl Validator {
                 Some("year") => true,
                 Some("admission") => false,
                 Some(o) => {
-                    self.err(&join(path, "per"), Some(n), format!("unknown period `{o}` (admission or year)"));
+                    self.err(
+                        &join(path, "per"),
+                        Some(n),
+                        format!("unknown period `{o}` (admission or year)"),
+                    );
                     true
                 }
                 None => true,
@@ -1021,7 +1274,13 @@ impl Validator {
         }
     }
 
-    fn deductible(&mut self, path: &str, n: &Node, decl: &Decl, level_scope: Mask) -> Option<Deductible> {
+    fn deductible(
+        &mut self,
+        path: &str,
+        n: &Node,
+        decl: &Decl,
+        level_scope: Mask,
+    ) -> Option<Deductible> {
         self.table(path, n)?;
         self.warn_unknown(path, n, &["per", "amount", "waive", "factor"]);
         let per_year = self.per(path, n);
@@ -1040,8 +1299,12 @@ impl Validator {
                     None
                 } else {
                     self.warn_unknown(&wp, w, &["categories", "levels"]);
-                    let c = w.get("categories").map(|c| self.mask(&join(&wp, "categories"), c, &decl.categories, "category"));
-                    let lv = w.get("levels").map(|c| self.mask(&join(&wp, "levels"), c, &decl.levels, "level"));
+                    let c = w.get("categories").map(|c| {
+                        self.mask(&join(&wp, "categories"), c, &decl.categories, "category")
+                    });
+                    let lv = w
+                        .get("levels")
+                        .map(|c| self.mask(&join(&wp, "levels"), c, &decl.levels, "level"));
                     match (c, lv) {
                         (Some(None), _) | (_, Some(None)) => None,
                         (c, lv) => Some(Some(Waive {
@@ -1066,7 +1329,11 @@ impl Validator {
 
     fn bands(&mut self, path: &str, n: &Node) -> Option<Vec<Band>> {
         let NodeKind::Array(a) = &n.kind else {
-            self.err(path, Some(n), format!("expected an array of bands, found {}", n.type_name()));
+            self.err(
+                path,
+                Some(n),
+                format!("expected an array of bands, found {}", n.type_name()),
+            );
             return None;
         };
         if a.is_empty() {
@@ -1096,12 +1363,20 @@ impl Validator {
                     let d = self.amount(&join(&bp, "upto"), u);
                     if let Some(d) = d {
                         if last {
-                            self.err(&join(&bp, "upto"), Some(u), "the last band has no upper limit");
+                            self.err(
+                                &join(&bp, "upto"),
+                                Some(u),
+                                "the last band has no upper limit",
+                            );
                             ok = false;
                         }
                         let floor = prev.unwrap_or(Decimal::ZERO);
                         if d <= floor && (prev.is_some() || d.is_zero()) {
-                            self.err(&join(&bp, "upto"), Some(u), format!("band limits must strictly increase ({d} after {floor})"));
+                            self.err(
+                                &join(&bp, "upto"),
+                                Some(u),
+                                format!("band limits must strictly increase ({d} after {floor})"),
+                            );
                             ok = false;
                         }
                         prev = Some(d);
@@ -1112,7 +1387,11 @@ impl Validator {
                 }
                 None => {
                     if !last {
-                        self.err(&join(&bp, "upto"), Some(b), "only the last band may omit `upto`");
+                        self.err(
+                            &join(&bp, "upto"),
+                            Some(b),
+                            "only the last band may omit `upto`",
+                        );
                         ok = false;
                     }
                     None
@@ -1155,12 +1434,20 @@ impl Validator {
                             ok &= by_group[ix].is_some();
                         } else {
                             ok = false;
-                            self.err(&p, Some(v), format!("unknown disease group `{k}` (not declared in [diseases])"));
+                            self.err(
+                                &p,
+                                Some(v),
+                                format!("unknown disease group `{k}` (not declared in [diseases])"),
+                            );
                         }
                     }
                     if !t.iter().any(|(k, _)| k == "default") {
                         ok = false;
-                        self.err(&ap, Some(a), "a cap table by disease group needs a `default`");
+                        self.err(
+                            &ap,
+                            Some(a),
+                            "a cap table by disease group needs a `default`",
+                        );
                     }
                     if ok {
                         (default, Some(by_group))
@@ -1168,7 +1455,10 @@ impl Validator {
                         (None, None)
                     }
                 }
-                _ => (self.amount(&join(path, "amount"), a), Some(vec![None; decl.groups.len()])),
+                _ => (
+                    self.amount(&join(path, "amount"), a),
+                    Some(vec![None; decl.groups.len()]),
+                ),
             },
         };
         Some(Cap {
@@ -1229,7 +1519,10 @@ mod tests {
     #[test]
     fn reports_every_error_with_path_and_line() {
         let bad = DESIGN_POLICY
-            .replace("{ upto = \"100000\", ratio = \"0.60\" }", "{ upto = \"40000\", ratio = \"1.60\" }")
+            .replace(
+                "{ upto = \"100000\", ratio = \"0.60\" }",
+                "{ upto = \"40000\", ratio = \"1.60\" }",
+            )
             .replace("payer = \"aid\"", "payer = \"nobody\"")
             .replace("county = \"300\",", "");
         let errs = errors_of(&bad);
@@ -1243,7 +1536,10 @@ mod tests {
 
     #[test]
     fn refuses_undeclared_ids() {
-        let bad = DESIGN_POLICY.replace("medical_types = [\"inpatient\"]\nratio_by_category", "medical_types = [\"daycare\"]\nratio_by_category");
+        let bad = DESIGN_POLICY.replace(
+            "medical_types = [\"inpatient\"]\nratio_by_category",
+            "medical_types = [\"daycare\"]\nratio_by_category",
+        );
         let errs = errors_of(&bad);
         assert_eq!(errs[0].path, "layers[2].medical_types[0]");
         assert!(errs[0].message.contains("daycare"));
@@ -1251,7 +1547,10 @@ mod tests {
 
     #[test]
     fn target_layer_rules() {
-        let bad = DESIGN_POLICY.replace("target_ratio = \"0.90\"", "target_ratio = \"0.90\"\nratio = \"0.5\"");
+        let bad = DESIGN_POLICY.replace(
+            "target_ratio = \"0.90\"",
+            "target_ratio = \"0.90\"\nratio = \"0.5\"",
+        );
         let errs = errors_of(&bad);
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].path, "layers[3].ratio");
@@ -1265,21 +1564,31 @@ mod tests {
 
     #[test]
     fn unknown_keys_warn() {
-        let p = Policy::from_toml(&DESIGN_POLICY.replace("name = \"县级兜底\"", "name = \"县级兜底\"\nnote = \"x\""), "t").unwrap();
+        let p = Policy::from_toml(
+            &DESIGN_POLICY.replace("name = \"县级兜底\"", "name = \"县级兜底\"\nnote = \"x\""),
+            "t",
+        )
+        .unwrap();
         assert_eq!(p.warnings.len(), 1);
         assert_eq!(p.warnings[0].path, "layers[3].note");
     }
 
     #[test]
     fn cap_table_needs_default() {
-        let bad = DESIGN_POLICY.replace("{ default = \"10000\", major = \"20000\" }", "{ major = \"20000\" }");
+        let bad = DESIGN_POLICY.replace(
+            "{ default = \"10000\", major = \"20000\" }",
+            "{ major = \"20000\" }",
+        );
         let errs = errors_of(&bad);
         assert_eq!(errs[0].path, "layers[2].cap.amount");
     }
 
     #[test]
     fn ratio_table_must_cover_scope() {
-        let bad = DESIGN_POLICY.replace("ratio = { township = \"0.90\", county = \"0.80\", city = \"0.70\" }", "ratio = { township = \"0.90\", county = \"0.80\" }");
+        let bad = DESIGN_POLICY.replace(
+            "ratio = { township = \"0.90\", county = \"0.80\", city = \"0.70\" }",
+            "ratio = { township = \"0.90\", county = \"0.80\" }",
+        );
         let errs = errors_of(&bad);
         assert_eq!(errs[0].path, "layers[0].ratio");
         assert!(errs[0].message.contains("city"));

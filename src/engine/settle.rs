@@ -14,7 +14,9 @@ use crate::money::{round2, round4};
 use rust_decimal::Decimal;
 
 /// A person's running totals for one layer and year (年度累计).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Accumulator {
     /// Deductible already borne this year.
     #[serde(with = "crate::money::serde_money")]
@@ -170,7 +172,9 @@ fn smallest(table: &[Option<Decimal>], cats: Mask) -> Option<Decimal> {
 /// Whether `layer` applies to this claim and person.
 #[inline]
 pub fn in_scope(layer: &Layer, claim: &ResolvedClaim, who: Identity) -> bool {
-    layer.medical_types.is_none_or(|m| m & bit(claim.medical_type) != 0)
+    layer
+        .medical_types
+        .is_none_or(|m| m & bit(claim.medical_type) != 0)
         && layer.levels.is_none_or(|m| m & bit(who.level) != 0)
         && layer.diseases.is_none_or(|m| m & claim.groups != 0)
         && layer.categories.is_none_or(|m| m & who.categories != 0)
@@ -178,7 +182,12 @@ pub fn in_scope(layer: &Layer, claim: &ResolvedClaim, who: Identity) -> bool {
 
 /// Settle one claim. `accs` holds the person's accumulators for the claim's
 /// year, one per policy layer (missing entries count as zero).
-pub fn settle(policy: &Policy, claim: &ResolvedClaim, who: Identity, accs: &[Accumulator]) -> Computation {
+pub fn settle(
+    policy: &Policy,
+    claim: &ResolvedClaim,
+    who: Identity,
+    accs: &[Accumulator],
+) -> Computation {
     let zero = Decimal::ZERO;
     let level_bit = bit(who.level);
     let type_bit = bit(claim.medical_type);
@@ -190,7 +199,9 @@ pub fn settle(policy: &Policy, claim: &ResolvedClaim, who: Identity, accs: &[Acc
             (
                 person,
                 person && w.free_item_levels & level_bit != 0,
-                person && w.reduction_levels & level_bit != 0 && w.reduction_medical_types & type_bit != 0,
+                person
+                    && w.reduction_levels & level_bit != 0
+                    && w.reduction_medical_types & type_bit != 0,
                 w.reduction_rate,
             )
         }
@@ -198,7 +209,8 @@ pub fn settle(policy: &Policy, claim: &ResolvedClaim, who: Identity, accs: &[Acc
     };
     let _ = waiver_person;
     let share_b = policy.self_pay_first_b;
-    let (mut total, mut free, mut over, mut spf, mut fsp, mut inp) = (zero, zero, zero, zero, zero, zero);
+    let (mut total, mut free, mut over, mut spf, mut fsp, mut inp) =
+        (zero, zero, zero, zero, zero, zero);
     for it in &claim.items {
         total += it.amount;
         if free_ok && it.free_kind {
@@ -215,7 +227,11 @@ pub fn settle(policy: &Policy, claim: &ResolvedClaim, who: Identity, accs: &[Acc
         match it.class {
             ItemClass::A => inp += r,
             ItemClass::B => {
-                let s = if share_b.is_zero() { zero } else { round2(r * share_b) };
+                let s = if share_b.is_zero() {
+                    zero
+                } else {
+                    round2(r * share_b)
+                };
                 spf += s;
                 inp += r - s;
             }
@@ -245,7 +261,11 @@ pub fn settle(policy: &Policy, claim: &ResolvedClaim, who: Identity, accs: &[Acc
             continue;
         }
         let acc = accs.get(ix).copied().unwrap_or_default();
-        let base = if layer.base_all { rem_in + rem_out } else { rem_in };
+        let base = if layer.base_all {
+            rem_in + rem_out
+        } else {
+            rem_in
+        };
         let mut o = LayerOutcome {
             applied: true,
             base,
@@ -263,7 +283,8 @@ pub fn settle(policy: &Policy, claim: &ResolvedClaim, who: Identity, accs: &[Acc
                 let mut ded = zero;
                 if let Some(d) = deductible {
                     let waived = d.waive.as_ref().is_some_and(|w| {
-                        w.categories.is_none_or(|m| m & who.categories != 0) && w.levels.is_none_or(|m| m & level_bit != 0)
+                        w.categories.is_none_or(|m| m & who.categories != 0)
+                            && w.levels.is_none_or(|m| m & level_bit != 0)
                     });
                     o.deductible_waived = waived;
                     if !waived {
@@ -280,7 +301,10 @@ pub fn settle(policy: &Policy, claim: &ResolvedClaim, who: Identity, accs: &[Acc
                     }
                 }
                 let eligible = base - ded;
-                let bonus = ratio_bonus.as_deref().and_then(|t| highest(t, who.categories)).unwrap_or(zero);
+                let bonus = ratio_bonus
+                    .as_deref()
+                    .and_then(|t| highest(t, who.categories))
+                    .unwrap_or(zero);
                 o.bonus = bonus;
                 let raw = match bands {
                     None => {
@@ -328,7 +352,11 @@ pub fn settle(policy: &Policy, claim: &ResolvedClaim, who: Identity, accs: &[Acc
                 target_ratio,
                 reference_total,
             } => {
-                let reference = if *reference_total { in_net + out_net } else { in_net };
+                let reference = if *reference_total {
+                    in_net + out_net
+                } else {
+                    in_net
+                };
                 let allowed = round2((Decimal::ONE - *target_ratio) * reference);
                 o.ratio = Some(*target_ratio);
                 o.reference = reference;
@@ -341,7 +369,11 @@ pub fn settle(policy: &Policy, claim: &ResolvedClaim, who: Identity, accs: &[Acc
             if cap.exempt & who.categories == 0 {
                 let amount = cap.amount_for(claim.groups);
                 o.cap = Some(amount);
-                let limit = if cap.per_year { (amount - acc.paid).max(zero) } else { amount };
+                let limit = if cap.per_year {
+                    (amount - acc.paid).max(zero)
+                } else {
+                    amount
+                };
                 if pay > limit {
                     pay = limit;
                     o.cap_limited = true;
@@ -378,5 +410,38 @@ pub fn settle(policy: &Policy, claim: &ResolvedClaim, who: Identity, accs: &[Acc
         fund_paid,
         patient_payable,
         reimbursement_ratio,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn highest_and_smallest_look_only_at_held_categories() {
+        let t = vec![Some(dec!(0.7)), None, Some(dec!(0.9)), Some(dec!(0.5))];
+        assert_eq!(highest(&t, 0b0101), Some(dec!(0.9)));
+        assert_eq!(smallest(&t, 0b1101), Some(dec!(0.5)));
+        assert_eq!(highest(&t, 0b0010), None);
+        assert_eq!(highest(&t, 0), None);
+        // a category beyond the table is ignored, not a panic
+        assert_eq!(highest(&t, 1 << 40), None);
+    }
+
+    #[test]
+    fn accumulator_add_sub_round_trip() {
+        let mut a = Accumulator::ZERO;
+        let d = Accumulator {
+            deductible_used: dec!(300.00),
+            eligible_cum: dec!(1234.56),
+            paid: dec!(987.65),
+        };
+        a.add(&d);
+        a.add(&d);
+        a.sub(&d);
+        assert_eq!(a, d);
+        a.sub(&d);
+        assert!(a.is_zero());
     }
 }

@@ -78,7 +78,11 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
 
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn convert_item(text: &str, item: &Item) -> Option<Node> {
@@ -150,9 +154,15 @@ mod tests {
         let n = parse(t).unwrap();
         let a = n.get("a").unwrap();
         assert_eq!(a.get("x").unwrap().line, Some(2));
-        assert!(matches!(a.get("sub").unwrap().get("y").unwrap().kind, NodeKind::Str(_)));
+        assert!(matches!(
+            a.get("sub").unwrap().get("y").unwrap().kind,
+            NodeKind::Str(_)
+        ));
         let b = n.get("b").unwrap();
-        assert!(matches!(b.get("sub").unwrap().get("y").unwrap().kind, NodeKind::Str(_)));
+        assert!(matches!(
+            b.get("sub").unwrap().get("y").unwrap().kind,
+            NodeKind::Str(_)
+        ));
         match &b.get("f").unwrap().kind {
             NodeKind::Float(s) => assert_eq!(s, "0.90"),
             other => panic!("{other:?}"),
