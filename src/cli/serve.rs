@@ -13,6 +13,9 @@ use std::path::PathBuf;
 /// The demonstration fixtures, built in so `--demo` works from any folder.
 const DEMO_HOSPITALS: &str = include_str!("../../fixtures/demo/hospitals.csv");
 const DEMO_REGISTRY: &str = include_str!("../../fixtures/demo/registry.csv");
+/// The hospital of the demo key: a county hospital, as in the DESIGN.md
+/// example claim.
+const DEMO_HOSPITAL: &str = "H0002";
 /// The policy `--demo` uses when the policy folder holds none.
 const DEMO_POLICY: &str = include_str!("../../fixtures/design/policy.toml");
 
@@ -99,7 +102,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         db.backend().as_str()
     );
     if let Some(key) = demo_key {
-        println!("demo hospital key (H0001): {key}");
+        println!("demo hospital key ({DEMO_HOSPITAL}): {key}");
         println!("try:");
         println!(
             "  curl -s -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' --data @fixtures/demo/claim.json http://{addr}/v1/settlements"
@@ -124,7 +127,7 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<String> {
     )?;
     db.upsert_hospitals(&hospitals).await?;
     db.upsert_registry(&registry).await?;
-    setup::create_key(db, &Role::Hospital("H0001".into())).await
+    setup::create_key(db, &Role::Hospital(DEMO_HOSPITAL.into())).await
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.
