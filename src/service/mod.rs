@@ -87,16 +87,44 @@ impl From<ClaimError> for ServiceError {
 /// Parse a claim body. Unreadable documents (no field to blame) are
 /// [`ServiceError::Unreadable`]; bad fields are [`ServiceError::Invalid`].
 pub fn parse_claim(body: &str, xml: bool) -> Result<Claim, ServiceError> {
+    if !xml {
+        // Malformed JSON has no field to blame: say where it broke instead.
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(body) {
+            return Err(ServiceError::Unreadable(FieldError::new(
+                "",
+                format!("malformed JSON: {e}"),
+            )));
+        }
+        if !body.trim_start().starts_with('{') {
+            return Err(ServiceError::Unreadable(FieldError::new(
+                "",
+                "a claim is a JSON object",
+            )));
+        }
+    }
     let parsed = if xml {
         claim::parse_xml(body)
     } else {
         claim::parse_json(body)
     };
     parsed.map_err(|e| {
-        if e.path.is_empty() && e.message != "a claim needs at least one item" {
-            ServiceError::Unreadable(e.into())
+        let mut f = FieldError::from(e);
+        // serde reports a missing field at its parent: name the field.
+        if let Some(name) = f
+            .message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            f.path = if f.path.is_empty() {
+                name.to_string()
+            } else {
+                format!("{}.{name}", f.path)
+            };
+        }
+        if f.path.is_empty() {
+            ServiceError::Unreadable(f)
         } else {
-            ServiceError::Invalid(vec![e.into()])
+            ServiceError::Invalid(vec![f])
         }
     })
 }
