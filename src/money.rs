@@ -65,9 +65,39 @@ pub fn round4(d: Decimal) -> Decimal {
 /// `d` as a string with exactly two decimals (`"12.50"`). `d` must already be
 /// a whole number of fen; callers round first.
 pub fn fmt2(d: Decimal) -> String {
-    let mut r = round2(d);
-    r.rescale(2);
-    r.to_string()
+    let mut buf = [0u8; 48];
+    fmt2_into(&mut buf, d).to_string()
+}
+
+/// Format `d` with exactly two decimals into `buf`, without allocating
+/// (answers carry a dozen amounts; this is on the hot path of `settle`).
+pub fn fmt2_into(buf: &mut [u8; 48], d: Decimal) -> &str {
+    let r = round2(d);
+    let mut m = r.mantissa();
+    // bring the mantissa to scale 2 (round2 leaves scale ≤ 2)
+    for _ in r.scale()..2 {
+        m *= 10;
+    }
+    let neg = m < 0;
+    let mut a = m.unsigned_abs();
+    let mut i = buf.len();
+    let mut digits = 0;
+    while a > 0 || digits < 3 {
+        if digits == 2 {
+            i -= 1;
+            buf[i] = b'.';
+        }
+        i -= 1;
+        buf[i] = b'0' + (a % 10) as u8;
+        a /= 10;
+        digits += 1;
+    }
+    if neg && m != 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    // only ASCII digits, '.' and '-' were written
+    std::str::from_utf8(&buf[i..]).unwrap_or("0.00")
 }
 
 /// A ratio as a string with at least two decimals (`"0.80"`, `"0.055"`).
@@ -143,7 +173,8 @@ fn check_amount(d: Decimal, text: &str) -> Result<Decimal, AmountError> {
 
 /// Serde: serialize a money amount as a two-decimal string.
 pub fn ser<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&fmt2(*d))
+    let mut buf = [0u8; 48];
+    s.serialize_str(fmt2_into(&mut buf, *d))
 }
 
 /// Serde: serialize a ratio as a decimal string.
@@ -219,11 +250,25 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn fmt2_agrees_with_decimal_display(m in -10_000_000_000_000i64..10_000_000_000_000, scale in 0u32..=6) {
+            let d = Decimal::new(m, scale);
+            let mut r = round2(d);
+            r.rescale(2);
+            let expected = if r.is_zero() { "0.00".to_string() } else { r.to_string() };
+            proptest::prop_assert_eq!(fmt2(d), expected);
+        }
+    }
+
     #[test]
     fn formats_two_decimals() {
         assert_eq!(fmt2(dec!(5)), "5.00");
         assert_eq!(fmt2(dec!(5.5)), "5.50");
         assert_eq!(fmt2(dec!(-0.00)), "0.00");
+        assert_eq!(fmt2(dec!(-12.5)), "-12.50");
+        assert_eq!(fmt2(dec!(0.07)), "0.07");
+        assert_eq!(fmt2(dec!(1234567.891)), "1234567.89");
         assert_eq!(fmt_ratio(dec!(0.8)), "0.80");
         assert_eq!(fmt_ratio(dec!(0.055)), "0.055");
         assert_eq!(fmt_percent(dec!(0.65)), "65%");

@@ -9,7 +9,6 @@
 use super::policy::{bit, Mask, Policy};
 use crate::money::Amount;
 use chrono::{Datelike, NaiveDate};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -158,6 +157,12 @@ fn clean_serde_message(msg: &str) -> String {
 
 /// Parse a claim from JSON text.
 pub fn parse_json(text: &str) -> Result<Claim, ClaimError> {
+    // Good claims take the fast path; only a refused one is parsed again
+    // with path tracking to name its field.
+    if let Ok(c) = serde_json::from_str::<Claim>(text) {
+        check_shape(&c)?;
+        return Ok(c);
+    }
     let de = &mut serde_json::Deserializer::from_str(text);
     match serde_path_to_error::deserialize::<_, Claim>(de) {
         Ok(c) => {
@@ -361,12 +366,14 @@ fn check_shape(c: &Claim) -> Result<(), ClaimError> {
     Ok(())
 }
 
-/// One item bound to a policy: only what the arithmetic needs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One item bound to a policy: only what the arithmetic needs. Amounts are
+/// whole fen (claims carry at most two decimals, so this is exact); the
+/// engine sums items in integers and returns decimals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResolvedItem {
     pub class: ItemClass,
-    pub amount: Decimal,
-    pub limit: Option<Decimal>,
+    pub amount_fen: i64,
+    pub limit_fen: Option<i64>,
     /// `kind` is one of the waivers' free items.
     pub free_kind: bool,
 }
@@ -420,10 +427,8 @@ pub fn resolve(policy: &Policy, c: &Claim) -> Result<ResolvedClaim, ClaimError> 
         .iter()
         .map(|it| ResolvedItem {
             class: it.class,
-            // one scale for every amount keeps the engine's sums on
-            // rust_decimal's fast same-scale path
-            amount: fen_scale(it.amount.0),
-            limit: it.limit_amount.map(|a| fen_scale(a.0)),
+            amount_fen: crate::money::to_fen(it.amount.0),
+            limit_fen: it.limit_amount.map(|a| crate::money::to_fen(a.0)),
             free_kind: policy.is_free_item_kind(&it.kind),
         })
         .collect();
@@ -433,11 +438,6 @@ pub fn resolve(policy: &Policy, c: &Claim) -> Result<ResolvedClaim, ClaimError> 
         groups: policy.groups_of(c.diagnoses.first().map(String::as_str)),
         items,
     })
-}
-
-fn fen_scale(mut d: Decimal) -> Decimal {
-    d.rescale(2);
-    d
 }
 
 /// The identity a claim states for itself (offline use only).
