@@ -9,6 +9,7 @@
 //! person's accumulators. The arithmetic is the engine's alone.
 
 pub mod keys;
+pub mod recon;
 
 use crate::engine::{
     self, claim, Accumulator, Answer, Claim, ClaimError, Identity, Policy, ResolvedClaim,

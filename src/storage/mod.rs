@@ -26,6 +26,7 @@
 
 pub mod directory;
 pub mod keys;
+pub mod recon;
 pub mod settlements;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -255,9 +256,26 @@ pub fn china_offset() -> chrono::FixedOffset {
     chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| chrono::Utc.fix())
 }
 
+tokio::task_local! {
+    /// A fixed "now" for the current task (tests and replays): see
+    /// [`with_clock`].
+    static CLOCK: chrono::DateTime<chrono::FixedOffset>;
+}
+
+/// Run `f` with `now_china()` fixed at `at` inside it (this task only).
+/// Tests use it to book settlements in past months.
+pub async fn with_clock<F: std::future::Future>(
+    at: chrono::DateTime<chrono::FixedOffset>,
+    f: F,
+) -> F::Output {
+    CLOCK.scope(at, f).await
+}
+
 /// Now, in China time.
 pub fn now_china() -> chrono::DateTime<chrono::FixedOffset> {
-    chrono::Utc::now().with_timezone(&china_offset())
+    CLOCK
+        .try_with(|t| *t)
+        .unwrap_or_else(|_| chrono::Utc::now().with_timezone(&china_offset()))
 }
 
 /// Now as stored: RFC 3339 with microseconds, +08:00.

@@ -195,14 +195,17 @@ pub struct Mismatch {
     pub summed: [i64; 3],
 }
 
-const SETTLEMENT_COLUMNS: &str = "id, kind, reverses, hospital, claim_id, person_id, medical_type, level, region, categories, \
+pub(crate) const SETTLEMENT_COLUMNS: &str = "id, kind, reverses, hospital, claim_id, person_id, medical_type, level, region, categories, \
      primary_category, admitted_on, discharged_on, year, policy_id, policy_hash, total, free_items, reduction, hospital_waived, \
      over_limit, self_pay_first, fully_self_pay, in_policy, fund_paid, patient_payable, claim_hash, claim_json, answer_json, \
      committed_at, booked_month";
 
+/// The newest settlement of a claim: after a re-settlement (应退应补) that is
+/// the one that replaced the first.
 const BY_CLAIM: &str = "SELECT s.id, s.claim_hash, s.answer_json, r.answer_json AS reversal_answer
      FROM settlements s LEFT JOIN settlements r ON r.reverses = s.id
-     WHERE s.hospital = $1 AND s.claim_id = $2 AND s.kind = 'settlement'";
+     WHERE s.hospital = $1 AND s.claim_id = $2 AND s.kind = 'settlement'
+     ORDER BY s.seq DESC LIMIT 1";
 
 const BY_ID: &str =
     "SELECT s.id, s.kind, s.reverses, s.hospital, s.claim_id, s.person_id, s.year, s.answer_json,
@@ -211,7 +214,7 @@ const BY_ID: &str =
      WHERE s.id = $1";
 
 /// `INSERT INTO … VALUES ($1, …), (…)` for `rows` rows of `cols` columns.
-fn values_sql(prefix: &str, cols: usize, rows: usize) -> String {
+pub(crate) fn values_sql(prefix: &str, cols: usize, rows: usize) -> String {
     let mut sql = String::with_capacity(prefix.len() + rows * cols * 5);
     sql.push_str(prefix);
     sql.push_str(" VALUES ");

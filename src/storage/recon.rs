@@ -1,0 +1,820 @@
+//! Reconciliation queries (issue 5): a month's grouped sums, its records,
+//! month close, and the re-settlement transaction of 应退应补.
+//!
+//! On SQLite a month's sums are read from `month_cells` /
+//! `month_layer_cells`, kept by triggers in the transaction that appends
+//! each settlement row (one writer at a time, so they cost no
+//! concurrency); on PostgreSQL they are grouped from the rows themselves
+//! (several writers would queue on shared sum rows). Both paths give the
+//! same [`Cells`]; [`Db::month_cells_from_rows`] recomputes from the rows on
+//! either backend, for audits and tests.
+
+use super::settlements::{values_sql, NewReversal, NewSettlement, SETTLEMENT_COLUMNS};
+use super::{begin_write, now_text, with_pool, Backend, Db, Result, StorageError};
+use crate::engine::Accumulator;
+use crate::money::from_fen;
+use crate::recon::record::{accounting_month, Kind, LayerRecord, Month, SettlementRecord};
+use crate::recon::statement::{CellKey, Cells, LayerKey, LayerSums, Sums};
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+const AMOUNTS: [&str; 10] = [
+    "total",
+    "free_items",
+    "reduction",
+    "hospital_waived",
+    "over_limit",
+    "self_pay_first",
+    "fully_self_pay",
+    "in_policy",
+    "fund_paid",
+    "patient_payable",
+];
+
+/// A month's close state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthRow {
+    pub month: String,
+    pub status: String,
+    pub closed_at: Option<String>,
+    pub closed_by: Option<String>,
+    pub snapshot: Option<String>,
+}
+
+/// How a close ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseOutcome {
+    Closed { closed_at: String },
+    AlreadyClosed { closed_at: Option<String> },
+}
+
+/// How a reopen ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReopenOutcome {
+    Reopened,
+    NotClosed,
+}
+
+/// An active settlement (not reversed) that may need re-settling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveSettlement {
+    pub id: String,
+    pub hospital: String,
+    pub claim_id: String,
+    pub person_id: String,
+    pub year: i32,
+    pub categories: String,
+    pub discharged_on: String,
+    pub policy_id: String,
+    pub claim_json: String,
+    pub claim_hash: String,
+    pub answer_json: String,
+    /// What it added to the accumulators, per layer id: (deductible,
+    /// eligible, paid) in fen.
+    pub deltas: Vec<(String, [i64; 3])>,
+}
+
+/// One re-settlement to write: the original's reversal and its successor.
+#[derive(Debug, Clone)]
+pub struct ResettleWrite {
+    pub original_id: String,
+    pub reversal: NewReversal,
+    pub new: NewSettlement,
+}
+
+/// How a re-settlement transaction ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResettleOutcome {
+    /// Written: (original id, reversal id, new settlement id).
+    Done(Vec<(String, String, String)>),
+    /// An original was reversed meanwhile: plan again.
+    Stale(String),
+}
+
+impl Db {
+    /// A month's grouped sums, one hospital or all.
+    pub async fn month_cells(&self, month: Month, hospital: Option<&str>) -> Result<Cells> {
+        match self.backend() {
+            Backend::Sqlite => self.month_cells_stored(month, hospital).await,
+            Backend::Postgres => self.month_cells_from_rows(month, hospital).await,
+        }
+    }
+
+    /// SQLite: the trigger-kept sums.
+    async fn month_cells_stored(&self, month: Month, hospital: Option<&str>) -> Result<Cells> {
+        let m = month.to_string();
+        let hfilter = if hospital.is_some() {
+            " AND hospital = $2"
+        } else {
+            ""
+        };
+        let cells_sql = format!(
+            "SELECT hospital, kind, medical_type, category, n, {} FROM month_cells WHERE booked_month = $1{hfilter}",
+            AMOUNTS.join(", ")
+        );
+        let layers_sql = format!(
+            "SELECT hospital, kind, medical_type, category, layer_id, fund_code, payer, applied, base, deductible,
+                    eligible, paid, position
+             FROM month_layer_cells WHERE booked_month = $1{hfilter}"
+        );
+        self.read_cells(month, hospital, &m, &cells_sql, &layers_sql)
+            .await
+    }
+
+    /// The month's sums grouped from the settlement rows (both backends).
+    pub async fn month_cells_from_rows(
+        &self,
+        month: Month,
+        hospital: Option<&str>,
+    ) -> Result<Cells> {
+        let m = month.to_string();
+        let hfilter = if hospital.is_some() {
+            " AND s.hospital = $2"
+        } else {
+            ""
+        };
+        let sums: Vec<String> = AMOUNTS
+            .iter()
+            .map(|a| format!("CAST(SUM(s.{a}) AS BIGINT) AS {a}"))
+            .collect();
+        let cells_sql = format!(
+            "SELECT s.hospital, s.kind, s.medical_type, s.primary_category AS category, CAST(COUNT(*) AS BIGINT) AS n, {}
+             FROM settlements s WHERE s.booked_month = $1{hfilter}
+             GROUP BY s.hospital, s.kind, s.medical_type, s.primary_category",
+            sums.join(", ")
+        );
+        let layers_sql = format!(
+            "SELECT s.hospital, s.kind, s.medical_type, s.primary_category AS category, l.layer_id, l.fund_code, l.payer,
+                    CAST(SUM(CASE WHEN l.applied THEN 1 ELSE 0 END) AS BIGINT) AS applied,
+                    CAST(SUM(l.base) AS BIGINT) AS base, CAST(SUM(l.deductible) AS BIGINT) AS deductible,
+                    CAST(SUM(l.eligible) AS BIGINT) AS eligible, CAST(SUM(l.paid) AS BIGINT) AS paid,
+                    CAST(MIN(l.position) AS BIGINT) AS position
+             FROM settlements s JOIN settlement_layers l ON l.settlement_id = s.id
+             WHERE s.booked_month = $1{hfilter}
+             GROUP BY s.hospital, s.kind, s.medical_type, s.primary_category, l.layer_id, l.fund_code, l.payer"
+        );
+        self.read_cells(month, hospital, &m, &cells_sql, &layers_sql)
+            .await
+    }
+
+    async fn read_cells(
+        &self,
+        month: Month,
+        hospital: Option<&str>,
+        m: &str,
+        cells_sql: &str,
+        layers_sql: &str,
+    ) -> Result<Cells> {
+        let mut cells = Cells::new(Some(month), hospital.map(str::to_string));
+        with_pool!(self, |pool, backend| {
+            let mut q = sqlx::query(cells_sql).bind(m);
+            if let Some(h) = hospital {
+                q = q.bind(h);
+            }
+            for r in q.fetch_all(pool).await? {
+                let kind: String = r.try_get("kind")?;
+                let key = CellKey {
+                    hospital: r.try_get("hospital")?,
+                    kind: Kind::parse(&kind)
+                        .ok_or_else(|| StorageError::Corrupt(format!("kind {kind}")))?,
+                    medical_type: r.try_get("medical_type")?,
+                    category: r.try_get("category")?,
+                };
+                let mut sums = Sums {
+                    count: r.try_get("n")?,
+                    ..Sums::default()
+                };
+                for (i, a) in AMOUNTS.iter().enumerate() {
+                    sums.amounts[i] = r.try_get(*a)?;
+                }
+                cells.add_cell(key, sums);
+            }
+            let mut q = sqlx::query(layers_sql).bind(m);
+            if let Some(h) = hospital {
+                q = q.bind(h);
+            }
+            for r in q.fetch_all(pool).await? {
+                let kind: String = r.try_get("kind")?;
+                let key = LayerKey {
+                    cell: CellKey {
+                        hospital: r.try_get("hospital")?,
+                        kind: Kind::parse(&kind)
+                            .ok_or_else(|| StorageError::Corrupt(format!("kind {kind}")))?,
+                        medical_type: r.try_get("medical_type")?,
+                        category: r.try_get("category")?,
+                    },
+                    layer_id: r.try_get("layer_id")?,
+                    fund_code: r.try_get("fund_code")?,
+                    payer: r.try_get("payer")?,
+                };
+                cells.add_layer_cell(
+                    key,
+                    LayerSums {
+                        applied: r.try_get("applied")?,
+                        base: r.try_get("base")?,
+                        deductible: r.try_get("deductible")?,
+                        eligible: r.try_get("eligible")?,
+                        paid: r.try_get("paid")?,
+                        position: r.try_get("position")?,
+                    },
+                );
+            }
+        });
+        Ok(cells)
+    }
+
+    /// Distinct persons with a settlement (not a reversal) booked in the
+    /// month, per primary category, and `*` for all.
+    pub async fn month_persons(
+        &self,
+        month: Month,
+        hospital: Option<&str>,
+    ) -> Result<BTreeMap<String, i64>> {
+        let hfilter = if hospital.is_some() {
+            " AND hospital = $2"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT primary_category AS category, CAST(COUNT(DISTINCT person_id) AS BIGINT) AS n FROM settlements
+             WHERE booked_month = $1 AND kind = 'settlement'{hfilter} GROUP BY primary_category"
+        );
+        let all_sql = format!(
+            "SELECT CAST(COUNT(DISTINCT person_id) AS BIGINT) AS n FROM settlements
+             WHERE booked_month = $1 AND kind = 'settlement'{hfilter}"
+        );
+        let m = month.to_string();
+        let mut out = BTreeMap::new();
+        with_pool!(self, |pool, backend| {
+            let mut q = sqlx::query(&sql).bind(&m);
+            if let Some(h) = hospital {
+                q = q.bind(h);
+            }
+            for r in q.fetch_all(pool).await? {
+                out.insert(
+                    r.try_get::<String, _>("category")?,
+                    r.try_get::<i64, _>("n")?,
+                );
+            }
+            let mut q = sqlx::query(&all_sql).bind(&m);
+            if let Some(h) = hospital {
+                q = q.bind(h);
+            }
+            let r = q.fetch_one(pool).await?;
+            out.insert("*".to_string(), r.try_get::<i64, _>("n")?);
+        });
+        Ok(out)
+    }
+
+    /// The settlements and reversals booked from month `from` to month `to`
+    /// (inclusive), one hospital or all, in commit order, with their layers
+    /// and the registry's names. With `claims`, the primary diagnosis is
+    /// read from the stored claim.
+    pub async fn month_records(
+        &self,
+        from: Month,
+        to: Month,
+        hospital: Option<&str>,
+        claims: bool,
+    ) -> Result<Vec<SettlementRecord>> {
+        let hfilter = if hospital.is_some() {
+            " AND s.hospital = $3"
+        } else {
+            ""
+        };
+        let claim_col = if claims { ", s.claim_json" } else { "" };
+        let sql = format!(
+            "SELECT s.id, s.kind, s.reverses, s.hospital, s.claim_id, s.person_id, s.medical_type, s.level, s.categories,
+                    s.primary_category, s.admitted_on, s.discharged_on, s.policy_id, s.committed_at, {}{claim_col},
+                    (SELECT MAX(g.name) FROM registry g WHERE g.person_id = s.person_id) AS person_name
+             FROM settlements s WHERE s.booked_month >= $1 AND s.booked_month <= $2{hfilter} ORDER BY s.seq",
+            AMOUNTS.iter().map(|a| format!("s.{a}")).collect::<Vec<_>>().join(", ")
+        );
+        let layers_sql = format!(
+            "SELECT l.settlement_id, l.layer_id, l.fund_code, l.payer, l.applied, l.base, l.deductible, l.eligible, l.paid
+             FROM settlements s JOIN settlement_layers l ON l.settlement_id = s.id
+             WHERE s.booked_month >= $1 AND s.booked_month <= $2{hfilter} ORDER BY l.settlement_id, l.position"
+        );
+        let (f, t) = (from.to_string(), to.to_string());
+        let mut out = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        with_pool!(self, |pool, backend| {
+            let mut q = sqlx::query(&sql).bind(&f).bind(&t);
+            if let Some(h) = hospital {
+                q = q.bind(h);
+            }
+            for r in q.fetch_all(pool).await? {
+                let date = |c: &str| -> Result<chrono::NaiveDate> {
+                    let s: String = r.try_get(c)?;
+                    chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                        .map_err(|e| StorageError::Corrupt(format!("{c} {s:?}: {e}")))
+                };
+                let kind: String = r.try_get("kind")?;
+                let committed_at: String = r.try_get("committed_at")?;
+                let categories: String = r.try_get("categories")?;
+                let mut amounts = [0i64; 10];
+                for (i, a) in AMOUNTS.iter().enumerate() {
+                    amounts[i] = r.try_get(*a)?;
+                }
+                let primary_diagnosis = if claims {
+                    let cj: String = r.try_get("claim_json")?;
+                    serde_json::from_str::<serde_json::Value>(&cj)
+                        .ok()
+                        .and_then(|v| v["diagnoses"][0].as_str().map(str::to_string))
+                } else {
+                    None
+                };
+                let id: String = r.try_get("id")?;
+                index.insert(id.clone(), out.len());
+                out.push(SettlementRecord {
+                    settlement_id: id,
+                    kind: Kind::parse(&kind)
+                        .ok_or_else(|| StorageError::Corrupt(format!("kind {kind}")))?,
+                    reverses: r.try_get("reverses")?,
+                    hospital: r.try_get("hospital")?,
+                    person_id: r.try_get("person_id")?,
+                    person_name: r.try_get("person_name")?,
+                    categories: categories
+                        .split(',')
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    primary_category: r.try_get("primary_category")?,
+                    medical_type: r.try_get("medical_type")?,
+                    level: r.try_get("level")?,
+                    claim_id: r.try_get("claim_id")?,
+                    admitted_on: date("admitted_on")?,
+                    discharged_on: date("discharged_on")?,
+                    month: accounting_month(&committed_at).map_err(StorageError::Corrupt)?,
+                    committed_at,
+                    policy_id: r.try_get("policy_id")?,
+                    primary_diagnosis,
+                    disease_groups: Vec::new(),
+                    total: from_fen(amounts[0]),
+                    free_items: from_fen(amounts[1]),
+                    reduction: from_fen(amounts[2]),
+                    hospital_waived: from_fen(amounts[3]),
+                    over_limit: from_fen(amounts[4]),
+                    self_pay_first: from_fen(amounts[5]),
+                    fully_self_pay: from_fen(amounts[6]),
+                    in_policy: from_fen(amounts[7]),
+                    fund_paid: from_fen(amounts[8]),
+                    patient_payable: from_fen(amounts[9]),
+                    layers: Vec::new(),
+                });
+            }
+            let mut q = sqlx::query(&layers_sql).bind(&f).bind(&t);
+            if let Some(h) = hospital {
+                q = q.bind(h);
+            }
+            for r in q.fetch_all(pool).await? {
+                let sid: String = r.try_get("settlement_id")?;
+                if let Some(i) = index.get(&sid) {
+                    out[*i].layers.push(LayerRecord {
+                        layer_id: r.try_get("layer_id")?,
+                        layer_name: String::new(),
+                        payer: r.try_get("payer")?,
+                        fund_code: r.try_get("fund_code")?,
+                        applied: r.try_get("applied")?,
+                        base: from_fen(r.try_get("base")?),
+                        deductible: from_fen(r.try_get("deductible")?),
+                        eligible: from_fen(r.try_get("eligible")?),
+                        paid: from_fen(r.try_get("paid")?),
+                    });
+                }
+            }
+        });
+        Ok(out)
+    }
+
+    /// A month's close state (`None`: never closed).
+    pub async fn month_row(&self, month: Month) -> Result<Option<MonthRow>> {
+        with_pool!(self, |pool, backend| {
+            let r = sqlx::query(
+                "SELECT month, status, closed_at, closed_by, snapshot FROM months WHERE month = $1",
+            )
+            .bind(month.to_string())
+            .fetch_optional(pool)
+            .await?;
+            r.map(|r| {
+                Ok(MonthRow {
+                    month: r.try_get("month")?,
+                    status: r.try_get("status")?,
+                    closed_at: r.try_get("closed_at")?,
+                    closed_by: r.try_get("closed_by")?,
+                    snapshot: r.try_get("snapshot")?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// Close a month with its snapshot (the stored statement). Refused when
+    /// it is already closed.
+    pub async fn close_month(
+        &self,
+        month: Month,
+        actor: &str,
+        snapshot: &str,
+    ) -> Result<CloseOutcome> {
+        let now = now_text();
+        let m = month.to_string();
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            let lock = match backend {
+                Backend::Postgres => {
+                    "SELECT status, closed_at FROM months WHERE month = $1 FOR UPDATE"
+                }
+                Backend::Sqlite => "SELECT status, closed_at FROM months WHERE month = $1",
+            };
+            if let Some(r) = sqlx::query(lock).bind(&m).fetch_optional(&mut *tx).await? {
+                let status: String = r.try_get("status")?;
+                if status == "closed" {
+                    let closed_at: Option<String> = r.try_get("closed_at")?;
+                    tx.rollback().await?;
+                    return Ok(CloseOutcome::AlreadyClosed { closed_at });
+                }
+            }
+            let done = sqlx::query(
+                "INSERT INTO months (month, status, closed_at, closed_by, snapshot, updated_at)
+                 VALUES ($1, 'closed', $2, $3, $4, $2)
+                 ON CONFLICT (month) DO UPDATE SET status = 'closed', closed_at = excluded.closed_at,
+                     closed_by = excluded.closed_by, snapshot = excluded.snapshot, updated_at = excluded.updated_at
+                 WHERE months.status = 'open'",
+            )
+            .bind(&m)
+            .bind(&now)
+            .bind(actor)
+            .bind(snapshot)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                tx.rollback().await?;
+                return Ok(CloseOutcome::AlreadyClosed { closed_at: None });
+            }
+            sqlx::query("INSERT INTO month_events (month, action, actor, reason, at) VALUES ($1, 'close', $2, NULL, $3)")
+                .bind(&m)
+                .bind(actor)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(CloseOutcome::Closed { closed_at: now })
+    }
+
+    /// Reopen a closed month, recording who and why.
+    pub async fn reopen_month(
+        &self,
+        month: Month,
+        actor: &str,
+        reason: &str,
+    ) -> Result<ReopenOutcome> {
+        let now = now_text();
+        let m = month.to_string();
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            let done = sqlx::query(
+                "UPDATE months SET status = 'open', snapshot = NULL, updated_at = $2 WHERE month = $1 AND status = 'closed'",
+            )
+            .bind(&m)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                tx.rollback().await?;
+                return Ok(ReopenOutcome::NotClosed);
+            }
+            sqlx::query("INSERT INTO month_events (month, action, actor, reason, at) VALUES ($1, 'reopen', $2, $3, $4)")
+                .bind(&m)
+                .bind(actor)
+                .bind(reason)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(ReopenOutcome::Reopened)
+    }
+
+    /// The close/reopen history of a month: (action, actor, reason, at).
+    pub async fn month_events(
+        &self,
+        month: Month,
+    ) -> Result<Vec<(String, String, Option<String>, String)>> {
+        with_pool!(self, |pool, backend| {
+            let rows = sqlx::query(
+                "SELECT action, actor, reason, at FROM month_events WHERE month = $1 ORDER BY seq",
+            )
+            .bind(month.to_string())
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("action")?,
+                        r.try_get("actor")?,
+                        r.try_get("reason")?,
+                        r.try_get("at")?,
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    /// Active settlements (not reversed) of `persons` (every person when
+    /// empty), in commit order, with their accumulator deltas.
+    pub async fn active_settlements(&self, persons: &[String]) -> Result<Vec<ActiveSettlement>> {
+        let mut sql = String::from(
+            "SELECT s.id, s.hospital, s.claim_id, s.person_id, s.year, s.categories, s.discharged_on, s.policy_id,
+                    s.claim_json, s.claim_hash, s.answer_json
+             FROM settlements s
+             WHERE s.kind = 'settlement' AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.reverses = s.id)",
+        );
+        if !persons.is_empty() {
+            sql.push_str(" AND s.person_id IN (");
+            for i in 0..persons.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                let _ = write!(sql, "${}", i + 1);
+            }
+            sql.push(')');
+        }
+        sql.push_str(" ORDER BY s.seq");
+        let mut out: Vec<ActiveSettlement> = Vec::new();
+        with_pool!(self, |pool, backend| {
+            let mut q = sqlx::query(&sql);
+            for p in persons {
+                q = q.bind(p);
+            }
+            for r in q.fetch_all(pool).await? {
+                let year: i64 = r.try_get("year")?;
+                out.push(ActiveSettlement {
+                    id: r.try_get("id")?,
+                    hospital: r.try_get("hospital")?,
+                    claim_id: r.try_get("claim_id")?,
+                    person_id: r.try_get("person_id")?,
+                    year: year as i32,
+                    categories: r.try_get("categories")?,
+                    discharged_on: r.try_get("discharged_on")?,
+                    policy_id: r.try_get("policy_id")?,
+                    claim_json: r.try_get("claim_json")?,
+                    claim_hash: r.try_get("claim_hash")?,
+                    answer_json: r.try_get("answer_json")?,
+                    deltas: Vec::new(),
+                });
+            }
+            for s in out.iter_mut() {
+                let rows = sqlx::query(
+                    "SELECT layer_id, deductible, eligible, paid FROM settlement_layers WHERE settlement_id = $1 ORDER BY position",
+                )
+                .bind(&s.id)
+                .fetch_all(pool)
+                .await?;
+                for l in rows {
+                    s.deltas.push((
+                        l.try_get("layer_id")?,
+                        [
+                            l.try_get("deductible")?,
+                            l.try_get("eligible")?,
+                            l.try_get("paid")?,
+                        ],
+                    ));
+                }
+            }
+        });
+        Ok(out)
+    }
+
+    /// 应退应补 in one transaction: lock the person's accumulators for
+    /// `years` (creating rows for `layer_ids`), check that none of
+    /// `originals` was reversed meanwhile, let `compute` plan on the locked
+    /// accumulators, then for each write append the original's reversal and
+    /// the new settlement (linked by `replaces`) and move the accumulators
+    /// by exactly new − old.
+    pub async fn resettle<F>(
+        &self,
+        person_id: &str,
+        years: &[i32],
+        layer_ids: &[String],
+        originals: &[String],
+        compute: F,
+    ) -> Result<ResettleOutcome>
+    where
+        F: FnOnce(&HashMap<(i32, String), Accumulator>) -> Result<Vec<ResettleWrite>>,
+    {
+        let mut sorted: Vec<&str> = layer_ids.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut years: Vec<i32> = years.to_vec();
+        years.sort_unstable();
+        years.dedup();
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            let mut current: HashMap<(i32, String), Accumulator> = HashMap::new();
+            for &year in &years {
+                for l in &sorted {
+                    sqlx::query(
+                        "INSERT INTO accumulators (person_id, year, layer_id) VALUES ($1, $2, $3)
+                         ON CONFLICT (person_id, year, layer_id) DO NOTHING",
+                    )
+                    .bind(person_id)
+                    .bind(i64::from(year))
+                    .bind(*l)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let lock_sql = match backend {
+                    Backend::Postgres => {
+                        "SELECT layer_id, deductible_used, eligible_cum, paid FROM accumulators
+                         WHERE person_id = $1 AND year = $2 ORDER BY layer_id FOR UPDATE"
+                    }
+                    Backend::Sqlite => {
+                        "SELECT layer_id, deductible_used, eligible_cum, paid FROM accumulators
+                         WHERE person_id = $1 AND year = $2 ORDER BY layer_id"
+                    }
+                };
+                for r in sqlx::query(lock_sql)
+                    .bind(person_id)
+                    .bind(i64::from(year))
+                    .fetch_all(&mut *tx)
+                    .await?
+                {
+                    current.insert(
+                        (year, r.try_get("layer_id")?),
+                        Accumulator {
+                            deductible_used: from_fen(r.try_get("deductible_used")?),
+                            eligible_cum: from_fen(r.try_get("eligible_cum")?),
+                            paid: from_fen(r.try_get("paid")?),
+                        },
+                    );
+                }
+            }
+            for id in originals {
+                let reversed = sqlx::query("SELECT id FROM settlements WHERE reverses = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if reversed.is_some() {
+                    tx.rollback().await?;
+                    return Ok(ResettleOutcome::Stale(id.clone()));
+                }
+            }
+            let writes = compute(&current)?;
+            let mut done = Vec::new();
+            for w in &writes {
+                let rev = &w.reversal;
+                sqlx::query(&format!(
+                    "INSERT INTO settlements ({SETTLEMENT_COLUMNS})
+                     SELECT $1, 'reversal', id, hospital, claim_id, person_id, medical_type, level, region, categories,
+                            primary_category, admitted_on, discharged_on, year, policy_id, policy_hash, -total, -free_items,
+                            -reduction, -hospital_waived, -over_limit, -self_pay_first, -fully_self_pay, -in_policy, -fund_paid,
+                            -patient_payable, claim_hash, claim_json, $2, $3, $4
+                     FROM settlements WHERE id = $5 AND kind = 'settlement' AND person_id = $6"
+                ))
+                .bind(&rev.id)
+                .bind(&rev.answer_json)
+                .bind(&rev.committed_at)
+                .bind(&rev.booked_month)
+                .bind(&w.original_id)
+                .bind(person_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO settlement_layers (settlement_id, position, layer_id, fund_code, payer, applied, cap_limited,
+                         base, deductible, eligible, paid)
+                     SELECT $1, position, layer_id, fund_code, payer, applied, cap_limited, -base, -deductible, -eligible, -paid
+                     FROM settlement_layers WHERE settlement_id = $2",
+                )
+                .bind(&rev.id)
+                .bind(&w.original_id)
+                .execute(&mut *tx)
+                .await?;
+                let old = sqlx::query(
+                    "SELECT s.year, l.layer_id, l.deductible, l.eligible, l.paid FROM settlement_layers l
+                     JOIN settlements s ON s.id = l.settlement_id WHERE l.settlement_id = $1",
+                )
+                .bind(&w.original_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                let row = &w.new.row;
+                if row.person_id != person_id {
+                    return Err(StorageError::Corrupt(
+                        "re-settlement of another person".into(),
+                    ));
+                }
+                let sql = values_sql(
+                    &format!("INSERT INTO settlements ({SETTLEMENT_COLUMNS}, replaces)"),
+                    32,
+                    1,
+                );
+                let a = &row.amounts;
+                sqlx::query(&sql)
+                    .bind(&row.id)
+                    .bind("settlement")
+                    .bind(None::<String>)
+                    .bind(&row.hospital)
+                    .bind(&row.claim_id)
+                    .bind(&row.person_id)
+                    .bind(&row.medical_type)
+                    .bind(&row.level)
+                    .bind(&row.region)
+                    .bind(&row.categories)
+                    .bind(&row.primary_category)
+                    .bind(&row.admitted_on)
+                    .bind(&row.discharged_on)
+                    .bind(i64::from(row.year))
+                    .bind(&row.policy_id)
+                    .bind(&row.policy_hash)
+                    .bind(a.total)
+                    .bind(a.free_items)
+                    .bind(a.reduction)
+                    .bind(a.hospital_waived)
+                    .bind(a.over_limit)
+                    .bind(a.self_pay_first)
+                    .bind(a.fully_self_pay)
+                    .bind(a.in_policy)
+                    .bind(a.fund_paid)
+                    .bind(a.patient_payable)
+                    .bind(&row.claim_hash)
+                    .bind(&row.claim_json)
+                    .bind(&row.answer_json)
+                    .bind(&row.committed_at)
+                    .bind(&row.booked_month)
+                    .bind(&w.original_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if !w.new.layers.is_empty() {
+                    let sql = values_sql(
+                        "INSERT INTO settlement_layers (settlement_id, position, layer_id, fund_code, payer, applied, cap_limited, \
+                         base, deductible, eligible, paid)",
+                        11,
+                        w.new.layers.len(),
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for l in &w.new.layers {
+                        q = q
+                            .bind(&row.id)
+                            .bind(l.position)
+                            .bind(&l.layer_id)
+                            .bind(&l.fund_code)
+                            .bind(&l.payer)
+                            .bind(l.applied)
+                            .bind(l.cap_limited)
+                            .bind(l.base)
+                            .bind(l.deductible)
+                            .bind(l.eligible)
+                            .bind(l.paid);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                // Accumulators move by new − old, per (year, layer).
+                let mut delta: BTreeMap<(i64, String), [i64; 3]> = BTreeMap::new();
+                for l in &old {
+                    let e = delta
+                        .entry((l.try_get("year")?, l.try_get("layer_id")?))
+                        .or_default();
+                    e[0] -= l.try_get::<i64, _>("deductible")?;
+                    e[1] -= l.try_get::<i64, _>("eligible")?;
+                    e[2] -= l.try_get::<i64, _>("paid")?;
+                }
+                for l in &w.new.layers {
+                    let e = delta
+                        .entry((i64::from(row.year), l.layer_id.clone()))
+                        .or_default();
+                    e[0] += l.deductible;
+                    e[1] += l.eligible;
+                    e[2] += l.paid;
+                }
+                for ((year, layer_id), d) in delta {
+                    if d == [0, 0, 0] {
+                        continue;
+                    }
+                    let n = sqlx::query(
+                        "UPDATE accumulators SET deductible_used = deductible_used + $4, eligible_cum = eligible_cum + $5,
+                             paid = paid + $6
+                         WHERE person_id = $1 AND year = $2 AND layer_id = $3",
+                    )
+                    .bind(person_id)
+                    .bind(year)
+                    .bind(&layer_id)
+                    .bind(d[0])
+                    .bind(d[1])
+                    .bind(d[2])
+                    .execute(&mut *tx)
+                    .await?;
+                    if n.rows_affected() != 1 {
+                        return Err(StorageError::Corrupt(format!(
+                            "no accumulator row for {person_id} {year} {layer_id}"
+                        )));
+                    }
+                }
+                done.push((w.original_id.clone(), rev.id.clone(), row.id.clone()));
+            }
+            tx.commit().await?;
+            Ok(ResettleOutcome::Done(done))
+        })
+    }
+}
