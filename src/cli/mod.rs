@@ -1,6 +1,7 @@
 //! The command line (`medaid …`). Each subcommand is a thin shell over the
 //! library: parse arguments, call the engine or the service, print.
 
+pub mod reconcile;
 pub mod serve;
 pub mod settle;
 pub mod setup;
@@ -67,6 +68,10 @@ pub enum Command {
     /// API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The medical-aid centre's month: statements, checks against the
+    /// hospitals' books, clearing, ledgers, month close.
+    #[command(subcommand)]
+    Reconcile(reconcile::ReconcileCommand),
 }
 
 /// `--database-url`, shared by the service commands.
@@ -96,6 +101,35 @@ pub enum RegistryCommand {
         file: PathBuf,
         #[command(flatten)]
         db: DatabaseArg,
+    },
+    /// 信息比对: compare two rosters (same CSV as import): who is in both,
+    /// only in one, or in both with conflicting categories or periods.
+    Match {
+        a: PathBuf,
+        b: PathBuf,
+        /// Compare the periods in force on this date only.
+        #[arg(long)]
+        on: Option<chrono::NaiveDate>,
+        #[command(flatten)]
+        out: reconcile::OutputArgs,
+    },
+    /// 应退应补: list the settlements whose person's categories changed in
+    /// the registry since they were settled, each re-settled under the new
+    /// identity (preview); `--confirm` reverses and re-settles them.
+    Resettle {
+        /// Only these persons (repeatable).
+        #[arg(long)]
+        person: Vec<String>,
+        /// Only the persons of this registry CSV (the file just imported).
+        #[arg(long)]
+        persons_from: Option<PathBuf>,
+        /// Write: reverse and re-settle, one transaction per person.
+        #[arg(long)]
+        confirm: bool,
+        #[command(flatten)]
+        svc: reconcile::ServiceArgs,
+        #[command(flatten)]
+        out: reconcile::OutputArgs,
     },
 }
 
@@ -166,6 +200,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Registry(RegistryCommand::Import { file, db }) => {
             block_on(setup::registry_import(&db.database_url, &file))
         }
+        Command::Registry(RegistryCommand::Match { a, b, on, out }) => {
+            reconcile::registry_match(&a, &b, on, &out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Registry(RegistryCommand::Resettle {
+            person,
+            persons_from,
+            confirm,
+            svc,
+            out,
+        }) => block_on(reconcile::registry_resettle(
+            person,
+            persons_from,
+            confirm,
+            &svc,
+            &out,
+        )),
+        Command::Reconcile(cmd) => block_on(reconcile::run(cmd)),
         Command::Keys(KeysCommand::Create { role, hospital, db }) => block_on(setup::keys_create(
             &db.database_url,
             &role,

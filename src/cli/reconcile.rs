@@ -1,0 +1,374 @@
+//! `medaid reconcile …` (the medical-aid centre's month) and `medaid
+//! registry match|resettle`: thin shells over [`crate::service::recon`] and
+//! [`crate::recon`]. Every report goes to stdout or `--output FILE`, as
+//! JSON, CSV, XML or XLSX (`--format`, or the output file's extension).
+
+use crate::recon::ledger::LedgerKind;
+use crate::recon::report::{Format, Report};
+use crate::recon::Month;
+use crate::service::recon::MonthError;
+use crate::service::Service;
+use crate::storage::{ConnectOptions, Db};
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Where and how a report is written.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// json, csv, xml or xlsx (default: from --output's extension, else json).
+    #[arg(long, short)]
+    pub format: Option<Format>,
+    /// Write to this file instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Only this table of the report (a plain CSV).
+    #[arg(long)]
+    pub table: Option<String>,
+}
+
+impl OutputArgs {
+    pub fn write(&self, report: &Report) -> anyhow::Result<()> {
+        let format = self
+            .format
+            .or_else(|| self.output.as_deref().and_then(Format::from_path))
+            .unwrap_or(Format::Json);
+        let report = match &self.table {
+            Some(t) => report.only_table(t)?,
+            None => report.clone(),
+        };
+        let bytes = report.render(format)?;
+        match &self.output {
+            Some(p) => std::fs::write(p, bytes).with_context(|| p.display().to_string())?,
+            None => {
+                if format == Format::Xlsx {
+                    bail!("XLSX is binary: give --output FILE.xlsx");
+                }
+                std::io::stdout().lock().write_all(&bytes)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The month and scope of a report.
+#[derive(Args, Debug, Clone)]
+pub struct MonthArgs {
+    /// The accounting month, YYYY-MM.
+    #[arg(long, short)]
+    pub month: Month,
+    /// One hospital (default: all).
+    #[arg(long)]
+    pub hospital: Option<String>,
+}
+
+/// Database and policies.
+#[derive(Args, Debug, Clone)]
+pub struct ServiceArgs {
+    #[command(flatten)]
+    pub db: super::DatabaseArg,
+    /// Policy directory or file (labels, disease groups, re-settlement).
+    #[arg(long, default_value = "fixtures/policies")]
+    pub policies: Vec<PathBuf>,
+}
+
+impl ServiceArgs {
+    async fn service(&self) -> anyhow::Result<Service> {
+        let db = Db::connect(&ConnectOptions::new(&self.db.database_url)).await?;
+        let policies = Service::load_policies(&db, &self.policies).await?;
+        Ok(Service::new(db, policies))
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReconcileCommand {
+    /// The month's statement (月结报表): counts and sums by medical type,
+    /// category, layer and fund; reversals apart and netted.
+    Statement {
+        #[command(flatten)]
+        month: MonthArgs,
+        /// Recompute from the settlement rows and fail if the stored sums differ.
+        #[arg(long)]
+        verify: bool,
+        #[command(flatten)]
+        svc: ServiceArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// 对总账: compare the hospital's sums per fund (CSV `fund_code,amount`,
+    /// or one row with a column per fund; JSON or XML too).
+    CheckTotals {
+        #[command(flatten)]
+        month: MonthArgs,
+        file: PathBuf,
+        #[command(flatten)]
+        svc: ServiceArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// 对明细账: compare the hospital's list of settlements (CSV or XML:
+    /// claim_id, total, each fund, patient_payable).
+    CheckDetails {
+        #[command(flatten)]
+        month: MonthArgs,
+        file: PathBuf,
+        #[command(flatten)]
+        svc: ServiceArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// The month's detail list, in the shape check-details reads.
+    Details {
+        #[command(flatten)]
+        month: MonthArgs,
+        #[command(flatten)]
+        svc: ServiceArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// 清算: what each payer owes each hospital, by fund code.
+    Clearing {
+        #[command(flatten)]
+        month: MonthArgs,
+        #[command(flatten)]
+        svc: ServiceArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// The monthly aid-disbursement report by beneficiary category.
+    Disbursement {
+        #[command(flatten)]
+        month: MonthArgs,
+        #[command(flatten)]
+        svc: ServiceArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// 台账: waivers (七免一减), major-disease (大病) or floor (兜底).
+    Ledger {
+        /// waivers, major-disease or floor.
+        kind: LedgerKind,
+        #[command(flatten)]
+        month: MonthArgs,
+        /// Last month of the period (default: --month).
+        #[arg(long)]
+        to: Option<Month>,
+        /// Major-disease ledger: only this disease group (default: any).
+        #[arg(long)]
+        group: Option<String>,
+        #[command(flatten)]
+        svc: ServiceArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Close (月结) a month: its figures are stored and never change.
+    Close {
+        #[arg(long, short)]
+        month: Month,
+        /// Who closes (recorded).
+        #[arg(long, default_value = "cli")]
+        by: String,
+        #[command(flatten)]
+        svc: ServiceArgs,
+    },
+    /// Reopen a closed month (an administrator's act, with a reason).
+    Reopen {
+        #[arg(long, short)]
+        month: Month,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value = "cli-admin")]
+        by: String,
+        #[command(flatten)]
+        svc: ServiceArgs,
+    },
+    /// A month's close state and history.
+    Status {
+        #[arg(long, short)]
+        month: Month,
+        #[command(flatten)]
+        svc: ServiceArgs,
+    },
+}
+
+pub async fn run(cmd: ReconcileCommand) -> anyhow::Result<()> {
+    match cmd {
+        ReconcileCommand::Statement {
+            month,
+            verify,
+            svc,
+            out,
+        } => {
+            let s = svc.service().await?;
+            if verify {
+                let stored =
+                    s.db.month_cells(month.month, month.hospital.as_deref())
+                        .await?;
+                let rows =
+                    s.db.month_cells_from_rows(month.month, month.hospital.as_deref())
+                        .await?;
+                if stored != rows {
+                    bail!("the stored month sums differ from the settlement rows");
+                }
+                eprintln!("verified: the month sums equal the settlement rows");
+            }
+            out.write(&s.statement(month.month, month.hospital.as_deref()).await?)
+        }
+        ReconcileCommand::CheckTotals {
+            month,
+            file,
+            svc,
+            out,
+        } => {
+            let body = std::fs::read(&file).with_context(|| file.display().to_string())?;
+            let s = svc.service().await?;
+            out.write(
+                &s.check_totals(month.month, month.hospital.as_deref(), &body)
+                    .await?,
+            )
+        }
+        ReconcileCommand::CheckDetails {
+            month,
+            file,
+            svc,
+            out,
+        } => {
+            let body = std::fs::read(&file).with_context(|| file.display().to_string())?;
+            let s = svc.service().await?;
+            out.write(
+                &s.check_details(month.month, month.hospital.as_deref(), &body)
+                    .await?,
+            )
+        }
+        ReconcileCommand::Details { month, svc, out } => {
+            let s = svc.service().await?;
+            out.write(&s.details(month.month, month.hospital.as_deref()).await?)
+        }
+        ReconcileCommand::Clearing { month, svc, out } => {
+            let s = svc.service().await?;
+            out.write(&s.clearing(month.month, month.hospital.as_deref()).await?)
+        }
+        ReconcileCommand::Disbursement { month, svc, out } => {
+            let s = svc.service().await?;
+            out.write(
+                &s.disbursement(month.month, month.hospital.as_deref())
+                    .await?,
+            )
+        }
+        ReconcileCommand::Ledger {
+            kind,
+            month,
+            to,
+            group,
+            svc,
+            out,
+        } => {
+            let s = svc.service().await?;
+            let to = to.unwrap_or(month.month);
+            out.write(
+                &s.ledger(
+                    kind,
+                    month.month,
+                    to,
+                    month.hospital.as_deref(),
+                    group.as_deref(),
+                )
+                .await?,
+            )
+        }
+        ReconcileCommand::Close { month, by, svc } => {
+            let s = svc.service().await?;
+            match s.close_month(month, &by).await {
+                Ok(st) => {
+                    println!("{}", serde_json::to_string_pretty(&st)?);
+                    Ok(())
+                }
+                Err(e) => Err(month_error(month, e)),
+            }
+        }
+        ReconcileCommand::Reopen {
+            month,
+            reason,
+            by,
+            svc,
+        } => {
+            let s = svc.service().await?;
+            match s.reopen_month(month, &by, &reason).await {
+                Ok(st) => {
+                    println!("{}", serde_json::to_string_pretty(&st)?);
+                    Ok(())
+                }
+                Err(e) => Err(month_error(month, e)),
+            }
+        }
+        ReconcileCommand::Status { month, svc } => {
+            let s = svc.service().await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&s.month_status(month).await?)?
+            );
+            Ok(())
+        }
+    }
+}
+
+fn month_error(month: Month, e: MonthError) -> anyhow::Error {
+    match e {
+        MonthError::AlreadyClosed(at) => anyhow::anyhow!(
+            "month {month} is already closed{}",
+            at.map(|a| format!(" (since {a})")).unwrap_or_default()
+        ),
+        MonthError::NotClosed => anyhow::anyhow!("month {month} is not closed"),
+        MonthError::Service(e) => anyhow::anyhow!("{e}"),
+    }
+}
+
+/// `medaid registry match A.csv B.csv`.
+pub fn registry_match(
+    a: &PathBuf,
+    b: &PathBuf,
+    on: Option<chrono::NaiveDate>,
+    out: &OutputArgs,
+) -> anyhow::Result<()> {
+    use crate::recon::roster::{match_report, read_roster};
+    let read = |p: &PathBuf| -> anyhow::Result<_> {
+        let bytes = std::fs::read(p).with_context(|| p.display().to_string())?;
+        read_roster(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+    };
+    let (ra, rb) = (read(a)?, read(b)?);
+    let name = |p: &PathBuf| {
+        p.file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default()
+    };
+    out.write(&match_report(&ra, &rb, &name(a), &name(b), on))
+}
+
+/// `medaid registry resettle`: preview, or `--confirm`.
+pub async fn registry_resettle(
+    persons: Vec<String>,
+    persons_from: Option<PathBuf>,
+    confirm: bool,
+    svc: &ServiceArgs,
+    out: &OutputArgs,
+) -> anyhow::Result<()> {
+    let mut persons = persons;
+    if let Some(f) = persons_from {
+        for r in super::setup::read_registry(&f)? {
+            if !persons.contains(&r.person_id) {
+                persons.push(r.person_id);
+            }
+        }
+        if persons.is_empty() {
+            bail!("{}: no persons", f.display());
+        }
+    }
+    let s = svc.service().await?;
+    let report = if confirm {
+        s.resettle_confirm(&persons).await?
+    } else {
+        s.resettle_preview(&persons).await?
+    };
+    out.write(&report)
+}
