@@ -13,6 +13,7 @@ pub mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod persons;
+pub mod recon;
 pub mod settlements;
 pub mod slip;
 
@@ -52,6 +53,7 @@ pub fn router(ctx: ApiContext) -> Router {
     Router::new()
         .merge(settlements::router())
         .merge(persons::router())
+        .merge(recon::router())
         .merge(health::router())
         .merge(openapi::router())
         .fallback(|| async { ApiError::not_found().detail("no such endpoint") })
