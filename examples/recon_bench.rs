@@ -20,13 +20,26 @@ const LAYERS: [(&str, &str, &str); 4] = [
     ("aid", "610100", "aid"),
     ("floor", "640100", "government"),
 ];
-const CATS: [&str; 5] = ["dibao", "poverty", "tekun_centralized", "tekun_dispersed", ""];
+const CATS: [&str; 5] = [
+    "dibao",
+    "poverty",
+    "tekun_centralized",
+    "tekun_dispersed",
+    "",
+];
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).cloned().unwrap_or_else(|| "/tmp/recon-bench.db".into());
-    let n: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
+    let path = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "/tmp/recon-bench.db".into());
+    let n: usize = args
+        .get(2)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
     let month: Month = "2024-05".parse().map_err(anyhow::Error::msg)?;
     let db = Db::connect(&ConnectOptions::new(format!("sqlite://{path}"))).await?;
     let pool = SqlitePoolOptions::new()
@@ -36,7 +49,9 @@ async fn main() -> anyhow::Result<()> {
                 .synchronous(SqliteSynchronous::Off),
         )
         .await?;
-    let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM settlements").fetch_one(&pool).await?;
+    let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM settlements")
+        .fetch_one(&pool)
+        .await?;
     if have == 0 {
         let t = Instant::now();
         let mut tx = pool.begin().await?;
@@ -101,7 +116,10 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         tx.commit().await?;
-        eprintln!("generated {n} settlements in {:.1} s", t.elapsed().as_secs_f64());
+        eprintln!(
+            "generated {n} settlements in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
     }
     pool.close().await;
     let rows: i64 = {
@@ -128,7 +146,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let t = Instant::now();
     let h = svc.statement(month, Some("H0007")).await?;
-    println!("one hospital: {:.1} ms ({} tables)", t.elapsed().as_secs_f64() * 1e3, h.tables.len());
+    println!(
+        "one hospital: {:.1} ms ({} tables)",
+        t.elapsed().as_secs_f64() * 1e3,
+        h.tables.len()
+    );
     let t = Instant::now();
     let raw = db.month_cells_from_rows(month, None).await?;
     let stored = db.month_cells(month, None).await?;

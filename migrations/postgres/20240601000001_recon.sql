@@ -30,3 +30,7 @@ CREATE TABLE month_events (
     at     TEXT NOT NULL
 );
 
+
+-- Distinct persons of a month per category (the disbursement report),
+-- read from the index alone.
+CREATE INDEX settlements_month_persons ON settlements (booked_month, kind, primary_category, person_id);

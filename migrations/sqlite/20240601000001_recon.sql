@@ -96,3 +96,7 @@ BEGIN
         applied = applied + excluded.applied, base = base + excluded.base, deductible = deductible + excluded.deductible,
         eligible = eligible + excluded.eligible, paid = paid + excluded.paid, position = MIN(position, excluded.position);
 END;
+
+-- Distinct persons of a month per category (the disbursement report),
+-- read from the index alone.
+CREATE INDEX settlements_month_persons ON settlements (booked_month, kind, primary_category, person_id);

@@ -80,6 +80,7 @@ impl Service {
         &self,
         month: Month,
         hospital: Option<&str>,
+        with_persons: bool,
     ) -> Result<
         (
             Cells,
@@ -106,7 +107,11 @@ impl Service {
             return Ok((cells, row, persons));
         }
         let cells = self.db.month_cells(month, hospital).await?;
-        let persons = self.db.month_persons(month, hospital).await?;
+        let persons = if with_persons {
+            self.db.month_persons(month, hospital).await?
+        } else {
+            BTreeMap::new()
+        };
         Ok((cells, row, persons))
     }
 
@@ -125,7 +130,7 @@ impl Service {
         month: Month,
         hospital: Option<&str>,
     ) -> Result<Report, ServiceError> {
-        let (cells, row, _) = self.month_cells(month, hospital).await?;
+        let (cells, row, _) = self.month_cells(month, hospital, false).await?;
         Ok(Self::stamp(cells.statement_report(&self.labels()), &row))
     }
 
@@ -135,7 +140,7 @@ impl Service {
         month: Month,
         hospital: Option<&str>,
     ) -> Result<Report, ServiceError> {
-        let (cells, row, _) = self.month_cells(month, hospital).await?;
+        let (cells, row, _) = self.month_cells(month, hospital, false).await?;
         Ok(Self::stamp(clearing_report(&cells), &row))
     }
 
@@ -145,7 +150,7 @@ impl Service {
         month: Month,
         hospital: Option<&str>,
     ) -> Result<Report, ServiceError> {
-        let (cells, row, persons) = self.month_cells(month, hospital).await?;
+        let (cells, row, persons) = self.month_cells(month, hospital, true).await?;
         Ok(Self::stamp(
             disbursement_report(&cells, &persons, &self.labels()),
             &row,
@@ -160,7 +165,7 @@ impl Service {
         body: &[u8],
     ) -> Result<Report, ServiceError> {
         let theirs = read_totals(body).map_err(|e| ServiceError::invalid("body", e))?;
-        let (cells, row, _) = self.month_cells(month, hospital).await?;
+        let (cells, row, _) = self.month_cells(month, hospital, false).await?;
         let lines = check_totals(&cells, &theirs);
         Ok(Self::stamp(check::totals_report(&cells, &lines), &row))
     }
