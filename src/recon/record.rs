@@ -36,7 +36,7 @@ impl Kind {
     }
     pub fn parse(s: &str) -> Option<Kind> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "settlement" | "original" | "0" | "" => Some(Kind::Original),
+            "settlement" | "settled" | "original" | "normal" | "0" | "" => Some(Kind::Original),
             "reversal" | "cancel" | "cancelled" | "1" => Some(Kind::Reversal),
             _ => None,
         }
