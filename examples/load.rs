@@ -39,7 +39,9 @@ fn args() -> Result<Args, String> {
         match flag.as_str() {
             "--base" => a.base = val()?,
             "--keys" => a.keys = val()?.split(',').map(str::to_string).collect(),
-            "--concurrency" => a.concurrency = val()?.parse().map_err(|e| format!("--concurrency: {e}"))?,
+            "--concurrency" => {
+                a.concurrency = val()?.parse().map_err(|e| format!("--concurrency: {e}"))?
+            }
             "--total" => a.total = val()?.parse().map_err(|e| format!("--total: {e}"))?,
             "--persons" => a.persons = val()?.parse().map_err(|e| format!("--persons: {e}"))?,
             "--run" => a.run = val()?,
@@ -57,7 +59,9 @@ fn claim(run: &str, i: usize, persons: usize) -> String {
     let h = i % 3;
     let person = format!("41130320000101{:04}", i % persons);
     // A cheap deterministic mix (no float, no RNG dependency).
-    let mut x = (i as u64).wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = (i as u64)
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut next = |m: u64| {
         x ^= x >> 33;
         x = x.wrapping_mul(0xff51afd7ed558ccd);
@@ -68,7 +72,14 @@ fn claim(run: &str, i: usize, persons: usize) -> String {
     let day = 1 + next(28);
     let n_items = 3 + next(10) as usize;
     let classes = ["A", "A", "A", "B", "B", "C"];
-    let kinds = ["drug", "treatment", "registration", "injection", "bed", "test"];
+    let kinds = [
+        "drug",
+        "treatment",
+        "registration",
+        "injection",
+        "bed",
+        "test",
+    ];
     let mut items = Vec::with_capacity(n_items);
     for k in 0..n_items {
         let fen = 500 + next(800_000);
@@ -97,7 +108,10 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
-    let idx = (sorted.len() * p).div_ceil(100).saturating_sub(1).min(sorted.len() - 1);
+    let idx = (sorted.len() * p)
+        .div_ceil(100)
+        .saturating_sub(1)
+        .min(sorted.len() - 1);
     sorted[idx]
 }
 
@@ -141,7 +155,11 @@ async fn main() {
                         let _ = r.bytes().await;
                         lat.push(t.elapsed());
                     }
-                    Ok(r) => errors.push(format!("{}: {}", r.status(), r.text().await.unwrap_or_default())),
+                    Ok(r) => errors.push(format!(
+                        "{}: {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    )),
                     Err(e) => errors.push(e.to_string()),
                 }
             }

@@ -23,7 +23,7 @@ macro_rules! on_both {
             async fn postgres() {
                 match spawn_app(Backend::Postgres).await {
                     Some(app) => super::$test(app).await,
-                    None => eprintln!("skipped {} on PostgreSQL: TEST_DATABASE_URL is not set", stringify!($test)),
+                    None => crate::helpers::skipped(stringify!($test)),
                 }
             }
         }
