@@ -179,9 +179,19 @@ async fn settles_xml(app: TestApp) {
     assert_eq!(bad.status, 422, "{}", bad.text);
     assert!(bad.error_paths()[0].contains("amount"), "{}", bad.text);
     let unsupported = app
-        .post_raw("/v1/settlements", Some(&app.h2), "text/plain", "hello")
+        .post_raw("/v1/settlements", Some(&app.h2), "application/pdf", "hello")
         .await;
     assert_eq!(unsupported.status, 415);
+    // curl's default type (no -H): the body tells.
+    let sniffed = app
+        .post_raw(
+            "/v1/settlements",
+            Some(&app.h2),
+            "application/x-www-form-urlencoded",
+            xml,
+        )
+        .await;
+    assert_eq!(sniffed.status, 200, "{}", sniffed.text);
     assert_eq!(app.count_settlements().await, 1);
 }
 
