@@ -693,6 +693,24 @@ impl Db {
         })
     }
 
+    /// The claims (as stored) of the person's active settlements in `year`.
+    pub async fn active_claims_of(&self, person_id: &str, year: i32) -> Result<Vec<String>> {
+        with_pool!(self, |pool, backend| {
+            let rows = sqlx::query(
+                "SELECT s.claim_json FROM settlements s LEFT JOIN settlements r ON r.reverses = s.id
+                 WHERE s.person_id = $1 AND s.year = $2 AND s.kind = 'settlement' AND r.id IS NULL
+                 ORDER BY s.seq",
+            )
+            .bind(person_id)
+            .bind(i64::from(year))
+            .fetch_all(pool)
+            .await?;
+            rows.into_iter()
+                .map(|r| r.try_get("claim_json").map_err(Into::into))
+                .collect()
+        })
+    }
+
     /// The policy id of the person's latest settlement in `year`, if any.
     pub async fn latest_policy_of(&self, person_id: &str, year: i32) -> Result<Option<String>> {
         with_pool!(self, |pool, backend| {
