@@ -654,6 +654,11 @@ async fn shows_accumulators(app: TestApp) {
     assert_eq!(ids, ["basic", "critical", "aid", "floor"]);
     assert_eq!(acc_field(&acc, "basic", "cap"), "150000.00");
     assert_eq!(acc_field(&acc, "basic", "remaining"), "150000.00");
+    assert_eq!(
+        acc_field(&acc, "aid", "cap"),
+        "10000.00",
+        "the default before any claim"
+    );
     assert!(acc["layers"][3]["cap"].is_null() && acc["layers"][3]["remaining"].is_null());
     app.settle(&app.h2, &design_claim("A-1", "H0002")).await;
     let acc = app
@@ -666,8 +671,9 @@ async fn shows_accumulators(app: TestApp) {
     let acc = acc.json();
     assert_eq!(acc_field(&acc, "basic", "paid"), "194.40");
     assert_eq!(acc_field(&acc, "basic", "remaining"), "149805.60");
-    assert_eq!(acc_field(&acc, "aid", "cap"), "10000.00");
-    assert_eq!(acc_field(&acc, "aid", "remaining"), "9965.98");
+    // The aid cap is by disease group: lung cancer (major) lifts it.
+    assert_eq!(acc_field(&acc, "aid", "cap"), "20000.00");
+    assert_eq!(acc_field(&acc, "aid", "remaining"), "19965.98");
     assert_eq!(acc_field(&acc, "critical", "deductible_used"), "48.60");
     assert_eq!(acc_field(&acc, "critical", "eligible_cum"), "0.00");
     // A poverty-registered person is exempt from the critical-illness cap.
