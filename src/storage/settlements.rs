@@ -597,7 +597,7 @@ impl Db {
                 return Ok(CancelOutcome::AlreadyCancelled { answer_json });
             }
             let rev = make(original)?;
-            sqlx::query(&format!(
+            let inserted = sqlx::query(&format!(
                 "INSERT INTO settlements ({SETTLEMENT_COLUMNS})
                  SELECT $1, 'reversal', id, hospital, claim_id, person_id, medical_type, level, region, categories,
                         primary_category, admitted_on, discharged_on, year, policy_id, policy_hash, -total, -free_items,
@@ -612,6 +612,12 @@ impl Db {
             .bind(&original.id)
             .execute(&mut *tx)
             .await?;
+            if inserted.rows_affected() != 1 {
+                return Err(StorageError::Corrupt(format!(
+                    "settlement {} vanished",
+                    original.id
+                )));
+            }
             sqlx::query(
                 "INSERT INTO settlement_layers (settlement_id, position, layer_id, fund_code, payer, applied, cap_limited,
                      base, deductible, eligible, paid)
