@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Load test of `medaid serve`: a fresh database (SQLite file or PostgreSQL),
 # set up with the commands of DESIGN.md §7, one release server, and
-# examples/load.rs settling distinct generated claims.
+# benches/load.rs settling distinct generated claims.
 #
-#   scripts/load.sh sqlite   [CONCURRENCY] [TOTAL] [PERSONS]
-#   scripts/load.sh postgres [CONCURRENCY] [TOTAL] [PERSONS]   # PGURL, default postgres://postgres@127.0.0.1:5432/test
+#   benches/load.sh sqlite   [CONCURRENCY] [TOTAL] [PERSONS]
+#   benches/load.sh postgres [CONCURRENCY] [TOTAL] [PERSONS]   # PGURL, default postgres://postgres@127.0.0.1:5432/test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +14,9 @@ total=${3:-5000}
 persons=${4:-1000}
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/test}
 
-cargo build --release -q --bin medaid --example load
+cargo build --release -q --bin medaid
+cargo bench -q --bench load --no-run 2>/dev/null
+loadbin=$(ls -t target/release/deps/load-* | grep -v "\.d$" | head -n1)
 bin=target/release/medaid
 
 work=$(mktemp -d)
@@ -63,4 +65,4 @@ done
 base=$(grep -o 'http://[0-9.:]*' "$work/serve.out" | head -n1)
 
 echo "backend $backend, $persons persons, $(nproc) cores"
-target/release/examples/load --base "$base" --keys "$keys" --concurrency "$concurrency" --total "$total" --persons "$persons"
+"$loadbin" --base "$base" --keys "$keys" --concurrency "$concurrency" --total "$total" --persons "$persons"
