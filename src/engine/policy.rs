@@ -376,15 +376,22 @@ impl Policy {
         })?;
         let mut v = Validator::default();
         let policy = v.policy(&root, text);
-        if v.errors.is_empty() {
-            let mut p = policy.expect("a policy is built when there are no errors");
-            p.warnings = v.warnings;
-            Ok(p)
-        } else {
-            Err(PolicyErrors {
-                source_name: source_name.to_string(),
-                errors: v.errors,
-            })
+        match policy {
+            Some(mut p) if v.errors.is_empty() => {
+                p.warnings = v.warnings;
+                Ok(p)
+            }
+            _ => {
+                if v.errors.is_empty() {
+                    // every path that builds no policy reports why; never
+                    // let a silent gap through as an empty error list
+                    v.err("policy", Some(&root), "could not be read");
+                }
+                Err(PolicyErrors {
+                    source_name: source_name.to_string(),
+                    errors: v.errors,
+                })
+            }
         }
     }
 
