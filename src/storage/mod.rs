@@ -24,6 +24,7 @@
 //!   so two processes settling for one person queue on those rows and an
 //!   annual cap can never be overspent.
 
+pub mod audit;
 pub mod directory;
 pub mod keys;
 pub mod settlements;

@@ -176,7 +176,7 @@ pub struct TestApp {
     pub h3: String,
     pub centre: String,
     pub admin: String,
-    _fresh: FreshDb,
+    pub _fresh: FreshDb,
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {

@@ -2,6 +2,7 @@
 //! endpoint on SQLite and on PostgreSQL (`TEST_DATABASE_URL`; skipped with
 //! a message without it).
 
+mod audit;
 mod concurrency;
 mod helpers;
 mod processes;
