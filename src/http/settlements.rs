@@ -5,6 +5,7 @@ use super::auth::Caller;
 use super::error::{ApiError, Problem};
 use super::openapi::{AnswerDoc, ClaimDoc, SettlementList, SettlementSummary};
 use super::{answer_response, json_response, read_text, ApiContext, View};
+use crate::engine::Claim;
 use crate::money::{fmt2, from_fen};
 use crate::service::{parse_claim, ServiceError};
 use crate::storage::ListFilter;
@@ -100,12 +101,9 @@ pub async fn settle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let hospital = caller.hospital()?.to_string();
-    let view = View::of(query(q)?.view.as_deref(), &headers)?;
-    let text = read_text(body).await?;
-    let xml = is_xml(&headers, &text)?;
-    let claim =
-        parse_claim(&text, xml).inspect_err(|_| ctx.metrics.outcome("settle", "rejected"))?;
+    let (hospital, view, claim) = claim_request(&caller, q, &headers, body)
+        .await
+        .inspect_err(|_| ctx.metrics.outcome("settle", "rejected"))?;
     // Run to completion even if the client goes away: a settlement either
     // commits whole or not at all, and the retry finds it.
     let service = ctx.service.clone();
@@ -148,6 +146,22 @@ pub async fn settle(
     }
 }
 
+/// What settle and preview both read from a request: the caller's hospital,
+/// the answer's view, and the claim (JSON or XML by Content-Type).
+async fn claim_request(
+    caller: &Caller,
+    q: Result<Query<ViewQuery>, QueryRejection>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(String, View, Claim), ApiError> {
+    let hospital = caller.hospital()?.to_string();
+    let view = View::of(query(q)?.view.as_deref(), headers)?;
+    let text = read_text(body).await?;
+    let xml = is_xml(headers, &text)?;
+    let claim = parse_claim(&text, xml)?;
+    Ok((hospital, view, claim))
+}
+
 /// Preview a settlement (预结算): the same answer on the current
 /// accumulators; nothing is stored.
 #[utoipa::path(post, path = "/v1/settlements/preview", tag = "settlements", params(ViewQuery),
@@ -167,11 +181,7 @@ pub async fn preview(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let hospital = caller.hospital()?.to_string();
-    let view = View::of(query(q)?.view.as_deref(), &headers)?;
-    let text = read_text(body).await?;
-    let xml = is_xml(&headers, &text)?;
-    let claim = parse_claim(&text, xml)?;
+    let (hospital, view, claim) = claim_request(&caller, q, &headers, body).await?;
     let answer = ctx.service.preview(claim, &hospital).await?;
     let json = serde_json::to_string(&answer).map_err(|_| ApiError::internal())?;
     Ok(answer_response(StatusCode::OK, json, view))
