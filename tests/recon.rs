@@ -629,6 +629,8 @@ async fn resettlement_moves_accumulators_by_the_difference(app: TestApp) {
         );
     }
     app.assert_ledger_balanced().await;
+    let audit = app.db.audit().await.unwrap();
+    assert!(audit.findings.is_empty(), "{:?}", audit.findings);
     // The originals are cancelled; a second run finds nothing to do.
     let g = app
         .get(&format!("/v1/settlements/{}", ids[0]), Some(&app.centre))
