@@ -23,3 +23,5 @@
 pub mod cli;
 pub mod engine;
 pub mod money;
+pub mod policy_diff;
+pub mod sim;

@@ -2,6 +2,7 @@
 //! library: parse arguments, call the engine or the service, print.
 
 pub mod settle;
+pub mod simulate;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -37,6 +38,11 @@ pub enum Command {
     /// Policies: check a file.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Replay claims under a baseline and scenario policies: what each
+    /// payer pays, the gap against budgets, who gains and who loses.
+    Simulate(simulate::SimulateArgs),
+    /// A synthetic population: registry, claims and hospitals, seeded.
+    Generate(simulate::GenerateArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -46,6 +52,14 @@ pub enum PolicyCommand {
         /// The policy files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Every parameter that differs between two policies, in words.
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        /// Print the changes as JSON (path, before, after, text).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -62,6 +76,9 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Simulate(args) => simulate::simulate(args),
+        Command::Generate(args) => simulate::generate(args),
+        Command::Policy(PolicyCommand::Diff { a, b, json }) => simulate::policy_diff(&a, &b, json),
         Command::Settle {
             policy,
             claims,

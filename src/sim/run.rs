@@ -1,0 +1,507 @@
+//! The replay: every person's claims under every policy, persons in
+//! parallel, sums in integer fen.
+//!
+//! Why integer fen: every amount the engine returns is a whole number of
+//! fen, so adding them as `i64` is exact, and integer addition does not care
+//! in which order rayon's threads combine their partial sums — the result is
+//! the same for one thread or sixty-four. Amounts become decimals again only
+//! in the report.
+
+use super::report::{self, SimReport};
+use super::{Budget, ClaimSet, Progress, SimClaim};
+use crate::engine::policy::Payer;
+use crate::engine::settle::Accumulator;
+use crate::engine::{claim, settle, ClaimError, Policy};
+use crate::money::to_fen;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+
+/// A policy to replay, with the file it came from (for the report).
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyInput<'a> {
+    pub policy: &'a Policy,
+    pub file: &'a str,
+}
+
+/// What to compute besides the totals.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    pub budgets: Vec<Budget>,
+    /// Out-of-pocket spending per person and year above which it counts as
+    /// catastrophic (yuan).
+    pub catastrophic: Decimal,
+    /// Bootstrap replicates over persons (0: no intervals).
+    pub bootstrap: usize,
+    /// Seed of the bootstrap.
+    pub seed: u64,
+    /// How many gainers and losers to list by name.
+    pub top: usize,
+    /// Refusals listed per policy (all are counted).
+    pub max_refusals: usize,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            budgets: Vec::new(),
+            catastrophic: Decimal::from(20_000),
+            bootstrap: 200,
+            seed: 42,
+            top: 10,
+            max_refusals: 20,
+        }
+    }
+}
+
+/// Number of payer columns ([`Payer::ALL`]).
+pub(crate) const PAYERS: usize = 4;
+
+/// Where a policy's numbers sit in a flat row.
+///
+/// Per-person metric row (the bootstrap resamples these), per policy:
+/// `[total, hospital_waived, fund_paid, patient_payable, layer paid…,
+/// payer paid…]`.
+///
+/// Cell (one key of one breakdown): `[claims, total, hospital_waived,
+/// fund_paid, patient_payable, layer paid…, layer claims…, payer paid…,
+/// payer claims…]`, and in the aggregate, after those, `[persons, layer
+/// persons…, payer persons…]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    pub layers: usize,
+    pub payer_of_layer: Vec<usize>,
+    /// Offset of this policy's block in the metric row.
+    pub offset: usize,
+}
+
+impl Layout {
+    pub fn new(policy: &Policy, offset: usize) -> Layout {
+        Layout {
+            layers: policy.layers.len(),
+            payer_of_layer: policy
+                .layers
+                .iter()
+                .map(|l| Payer::ALL.iter().position(|p| *p == l.payer).unwrap_or(0))
+                .collect(),
+            offset,
+        }
+    }
+    /// Width of this policy's block in the metric row.
+    pub fn metric_width(&self) -> usize {
+        4 + self.layers + PAYERS
+    }
+    pub const M_TOTAL: usize = 0;
+    pub const M_WAIVED: usize = 1;
+    pub const M_FUND: usize = 2;
+    pub const M_PATIENT: usize = 3;
+    pub fn m_layer(&self, i: usize) -> usize {
+        4 + i
+    }
+    pub fn m_payer(&self, p: usize) -> usize {
+        4 + self.layers + p
+    }
+
+    pub const C_CLAIMS: usize = 0;
+    pub const C_TOTAL: usize = 1;
+    pub const C_WAIVED: usize = 2;
+    pub const C_FUND: usize = 3;
+    pub const C_PATIENT: usize = 4;
+    pub fn c_paid(&self, i: usize) -> usize {
+        5 + i
+    }
+    pub fn c_claims(&self, i: usize) -> usize {
+        5 + self.layers + i
+    }
+    pub fn c_payer_paid(&self, p: usize) -> usize {
+        5 + 2 * self.layers + p
+    }
+    pub fn c_payer_claims(&self, p: usize) -> usize {
+        5 + 2 * self.layers + PAYERS + p
+    }
+    /// Width of a person's cell.
+    pub fn person_width(&self) -> usize {
+        5 + 2 * self.layers + 2 * PAYERS
+    }
+    pub fn c_persons(&self) -> usize {
+        self.person_width()
+    }
+    pub fn c_layer_persons(&self, i: usize) -> usize {
+        self.person_width() + 1 + i
+    }
+    pub fn c_payer_persons(&self, p: usize) -> usize {
+        self.person_width() + 1 + self.layers + p
+    }
+    /// Width of an aggregate cell.
+    pub fn cell_width(&self) -> usize {
+        self.person_width() + 1 + self.layers + PAYERS
+    }
+}
+
+/// Breakdown dimensions of a cell key.
+pub(crate) const DIM_ALL: u8 = 0;
+pub(crate) const DIM_CATEGORY: u8 = 1;
+pub(crate) const DIM_MONTH: u8 = 2;
+pub(crate) const DIM_LEVEL: u8 = 3;
+
+/// One policy's sums over some persons.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PolicyAgg {
+    pub cells: HashMap<(u8, u32), Vec<i64>>,
+    pub settled: u64,
+    pub refused: u64,
+    /// The first refusals by input line.
+    pub refusals: Vec<(usize, ClaimError)>,
+    /// Per person and year: (out of pocket, total), in fen.
+    pub person_years: Vec<(i64, i64)>,
+}
+
+/// Everything the replay produces before it becomes a report.
+#[derive(Debug, Clone)]
+pub(crate) struct Raw {
+    pub layouts: Vec<Layout>,
+    pub policies: Vec<PolicyAgg>,
+    /// Per-person metric rows, persons in [`ClaimSet::persons`] order,
+    /// `width` columns each (persons without a settled claim are zero).
+    pub matrix: Vec<i64>,
+    pub width: usize,
+    /// Bootstrap sums: `replicates × width`.
+    pub replicates: Vec<Vec<i64>>,
+}
+
+struct Fold {
+    policies: Vec<PolicyAgg>,
+    rows: Vec<(u32, Vec<i64>)>,
+}
+
+/// Replay `set` under `policies` (the first is the baseline) and report.
+pub fn simulate(
+    set: &ClaimSet,
+    policies: &[PolicyInput],
+    opts: &SimOptions,
+    progress: &dyn Progress,
+) -> SimReport {
+    let raw = replay(set, policies, opts, progress);
+    report::build(set, policies, opts, &raw)
+}
+
+pub(crate) fn replay(
+    set: &ClaimSet,
+    policies: &[PolicyInput],
+    opts: &SimOptions,
+    progress: &dyn Progress,
+) -> Raw {
+    let mut layouts = Vec::with_capacity(policies.len());
+    let mut width = 0;
+    for p in policies {
+        let l = Layout::new(p.policy, width);
+        width += l.metric_width();
+        layouts.push(l);
+    }
+    progress.start("settling", set.claims.len() as u64);
+    let new_fold = || Fold {
+        policies: vec![PolicyAgg::default(); policies.len()],
+        rows: Vec::new(),
+    };
+    let max_refusals = opts.max_refusals;
+    let folded = set
+        .persons
+        .par_iter()
+        .enumerate()
+        .with_min_len(64)
+        .fold(new_fold, |mut f, (pi, _)| {
+            let claims = set.person_claims(pi);
+            let mut row = vec![0i64; width];
+            for (k, p) in policies.iter().enumerate() {
+                replay_person(
+                    claims,
+                    p.policy,
+                    &layouts[k],
+                    &mut f.policies[k],
+                    &mut row[layouts[k].offset..],
+                    max_refusals,
+                );
+            }
+            f.rows.push((pi as u32, row));
+            progress.inc(claims.len() as u64);
+            f
+        })
+        .reduce(new_fold, |mut a, b| {
+            for (x, y) in a.policies.iter_mut().zip(b.policies) {
+                merge(x, y, max_refusals);
+            }
+            a.rows.extend(b.rows);
+            a
+        });
+    progress.finish();
+    let Fold {
+        policies: aggs,
+        mut rows,
+    } = folded;
+    rows.par_sort_unstable_by_key(|r| r.0);
+    let mut matrix = Vec::with_capacity(rows.len() * width);
+    for (_, r) in rows {
+        matrix.extend_from_slice(&r);
+    }
+    let replicates = bootstrap(&matrix, width, opts.bootstrap, opts.seed, progress);
+    Raw {
+        layouts,
+        policies: aggs,
+        matrix,
+        width,
+        replicates,
+    }
+}
+
+fn merge(a: &mut PolicyAgg, b: PolicyAgg, max_refusals: usize) {
+    for (k, v) in b.cells {
+        match a.cells.get_mut(&k) {
+            Some(x) => x.iter_mut().zip(&v).for_each(|(x, y)| *x += y),
+            None => {
+                a.cells.insert(k, v);
+            }
+        }
+    }
+    a.settled += b.settled;
+    a.refused += b.refused;
+    a.refusals.extend(b.refusals);
+    a.refusals.sort_by_key(|r| r.0);
+    a.refusals.truncate(max_refusals);
+    a.person_years.extend(b.person_years);
+}
+
+/// One person's claims under one policy, with fresh annual accumulators.
+fn replay_person(
+    claims: &[SimClaim],
+    policy: &Policy,
+    lay: &Layout,
+    agg: &mut PolicyAgg,
+    metrics: &mut [i64],
+    max_refusals: usize,
+) {
+    let pw = lay.person_width();
+    // The person's own cells: (dim, key) → sums; persons are counted from
+    // these once the person is done.
+    let mut cells: Vec<((u8, u32), Vec<i64>)> = Vec::with_capacity(6);
+    let mut line = vec![0i64; pw];
+    let mut accs = vec![Accumulator::ZERO; lay.layers];
+    let mut year: Option<i32> = None;
+    let (mut py_oop, mut py_total, mut py_any) = (0i64, 0i64, false);
+    for c in claims {
+        // The same calls, in the same order, as `engine::settle_stated`.
+        let who = match claim::stated_identity(policy, &c.claim) {
+            Ok(w) => w,
+            Err(e) => {
+                refuse(agg, c.line, e, max_refusals);
+                continue;
+            }
+        };
+        let resolved = match claim::resolve(policy, &c.claim) {
+            Ok(r) => r,
+            Err(e) => {
+                refuse(agg, c.line, e, max_refusals);
+                continue;
+            }
+        };
+        if year != Some(resolved.year) {
+            if py_any {
+                agg.person_years.push((py_oop, py_total));
+            }
+            (py_oop, py_total) = (0, 0);
+            accs.iter_mut().for_each(|a| *a = Accumulator::ZERO);
+            year = Some(resolved.year);
+        }
+        let comp = settle::settle(policy, &resolved, who, &accs);
+        for (a, d) in accs.iter_mut().zip(comp.deltas()) {
+            a.add(d);
+        }
+        agg.settled += 1;
+
+        let total = to_fen(comp.total);
+        let waived = to_fen(comp.hospital_waived);
+        let fund = to_fen(comp.fund_paid);
+        let patient = to_fen(comp.patient_payable);
+        line.iter_mut().for_each(|x| *x = 0);
+        line[Layout::C_CLAIMS] = 1;
+        line[Layout::C_TOTAL] = total;
+        line[Layout::C_WAIVED] = waived;
+        line[Layout::C_FUND] = fund;
+        line[Layout::C_PATIENT] = patient;
+        metrics[Layout::M_TOTAL] += total;
+        metrics[Layout::M_WAIVED] += waived;
+        metrics[Layout::M_FUND] += fund;
+        metrics[Layout::M_PATIENT] += patient;
+        for (i, o) in comp.layers.iter().enumerate() {
+            if o.paid.is_zero() {
+                continue;
+            }
+            let paid = to_fen(o.paid);
+            let p = lay.payer_of_layer[i];
+            line[lay.c_paid(i)] = paid;
+            line[lay.c_claims(i)] = 1;
+            line[lay.c_payer_paid(p)] += paid;
+            line[lay.c_payer_claims(p)] = 1;
+            metrics[lay.m_layer(i)] += paid;
+            metrics[lay.m_payer(p)] += paid;
+        }
+        for key in [
+            (DIM_ALL, 0),
+            (DIM_CATEGORY, c.cats_key),
+            (DIM_MONTH, c.month_key),
+            (DIM_LEVEL, c.level_key),
+        ] {
+            match cells.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.iter_mut().zip(&line).for_each(|(x, y)| *x += y),
+                None => cells.push((key, line.clone())),
+            }
+        }
+        py_oop += patient;
+        py_total += total;
+        py_any = true;
+    }
+    if py_any {
+        agg.person_years.push((py_oop, py_total));
+    }
+    // Into the aggregate, counting this person once per cell, layer and
+    // payer that paid them anything.
+    let cw = lay.cell_width();
+    for (key, v) in cells {
+        let cell = agg.cells.entry(key).or_insert_with(|| vec![0; cw]);
+        for (x, y) in cell.iter_mut().zip(&v) {
+            *x += y;
+        }
+        cell[lay.c_persons()] += 1;
+        for i in 0..lay.layers {
+            if v[lay.c_claims(i)] > 0 {
+                cell[lay.c_layer_persons(i)] += 1;
+            }
+        }
+        for p in 0..PAYERS {
+            if v[lay.c_payer_claims(p)] > 0 {
+                cell[lay.c_payer_persons(p)] += 1;
+            }
+        }
+    }
+}
+
+fn refuse(agg: &mut PolicyAgg, line: usize, e: ClaimError, max: usize) {
+    agg.refused += 1;
+    if agg.refusals.len() < max || agg.refusals.last().is_some_and(|l| l.0 > line) {
+        agg.refusals.push((line, e));
+        agg.refusals.sort_by_key(|r| r.0);
+        agg.refusals.truncate(max);
+    }
+}
+
+/// Replicates processed together, so that the matrix is streamed once per
+/// block rather than once per replicate.
+const BLOCK: usize = 8;
+
+/// Bootstrap over persons: replicate `b` draws `n` persons with
+/// replacement from a ChaCha8 stream (`seed`, stream `b`) and sums their
+/// rows. Each replicate depends only on the seed and its number, so the
+/// result does not depend on the thread count.
+pub(crate) fn bootstrap(
+    matrix: &[i64],
+    width: usize,
+    replicates: usize,
+    seed: u64,
+    progress: &dyn Progress,
+) -> Vec<Vec<i64>> {
+    let n = matrix.len().checked_div(width).unwrap_or(0);
+    if replicates == 0 || n == 0 {
+        return Vec::new();
+    }
+    progress.start("bootstrap", replicates as u64);
+    let blocks: Vec<usize> = (0..replicates.div_ceil(BLOCK)).collect();
+    let out: Vec<Vec<Vec<i64>>> = blocks
+        .par_iter()
+        .map(|&blk| {
+            let first = blk * BLOCK;
+            let k = BLOCK.min(replicates - first);
+            let mut counts = vec![0u32; n * BLOCK];
+            for j in 0..k {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream((first + j) as u64);
+                for _ in 0..n {
+                    counts[rng.gen_range(0..n) * BLOCK + j] += 1;
+                }
+            }
+            let mut sums = vec![vec![0i64; width]; k];
+            for r in 0..n {
+                let row = &matrix[r * width..(r + 1) * width];
+                let w = &counts[r * BLOCK..r * BLOCK + k];
+                for (j, &c) in w.iter().enumerate() {
+                    if c != 0 {
+                        let c = c as i64;
+                        for (s, v) in sums[j].iter_mut().zip(row) {
+                            *s += c * v;
+                        }
+                    }
+                }
+            }
+            progress.inc(k as u64);
+            sums
+        })
+        .collect();
+    progress.finish();
+    out.into_iter().flatten().collect()
+}
+
+/// The `q` quantile (0–1) of `values` (fen), interpolated linearly between
+/// order statistics (R's type 7), as yuan rounded to the fen.
+pub(crate) fn quantile_fen(sorted: &[i64], q: Decimal) -> Decimal {
+    if sorted.is_empty() {
+        return Decimal::ZERO;
+    }
+    let h = Decimal::from(sorted.len() - 1) * q;
+    let lo = h.floor();
+    let frac = h - lo;
+    let i: usize = lo.try_into().unwrap_or(0);
+    let a = Decimal::from(sorted[i]);
+    let v = if i + 1 < sorted.len() {
+        a + (Decimal::from(sorted[i + 1]) - a) * frac
+    } else {
+        a
+    };
+    crate::money::round2(v / Decimal::ONE_HUNDRED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::NoProgress;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn quantiles_interpolate_and_round_to_the_fen() {
+        let v: Vec<i64> = (1..=200).map(|x| x * 100).collect();
+        // h = 199 × 0.05 = 9.95 → between the 10th and 11th values
+        assert_eq!(quantile_fen(&v, dec!(0.05)), dec!(10.95));
+        assert_eq!(quantile_fen(&v, dec!(0.95)), dec!(190.05));
+        assert_eq!(quantile_fen(&[1, 2], dec!(0.5)), dec!(0.02));
+        assert_eq!(quantile_fen(&[], dec!(0.5)), dec!(0));
+    }
+
+    #[test]
+    fn bootstrap_is_reproducible_and_thread_independent() {
+        let matrix: Vec<i64> = (0..3000).map(|x| (x * 7919) % 1000).collect();
+        let a = bootstrap(&matrix, 3, 50, 42, &NoProgress);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let b = pool.install(|| bootstrap(&matrix, 3, 50, 42, &NoProgress));
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 50);
+        let c = bootstrap(&matrix, 3, 50, 43, &NoProgress);
+        assert_ne!(a, c);
+        // each replicate draws as many persons as there are
+        let ones = vec![1i64; 1000];
+        assert!(bootstrap(&ones, 1, 9, 1, &NoProgress)
+            .iter()
+            .all(|r| r[0] == 1000));
+    }
+}
