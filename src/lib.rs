@@ -13,6 +13,11 @@
 //!   policy; claim (JSON/XML) → resolved claim; [`engine::settle`] does the
 //!   arithmetic of DESIGN.md §4; [`engine::Answer`] is the §5 answer. No
 //!   I/O, no async: everything else calls it.
+//! - [`storage`] — the only SQL: SQLite (embedded) and PostgreSQL.
+//! - [`service`] — the settlement service: identity from the records,
+//!   engine inside the storage transaction; keys and roles.
+//! - [`http`] — the HTTP API of `medaid serve` (axum), one module per
+//!   resource.
 //! - `cli` (in the binary) — `medaid settle`, `medaid policy check`, the
 //!   set-up commands, `medaid serve`.
 //!
@@ -22,6 +27,9 @@
 
 pub mod cli;
 pub mod engine;
+pub mod http;
 pub mod money;
 pub mod policy_diff;
 pub mod sim;
+pub mod service;
+pub mod storage;

@@ -1,8 +1,10 @@
 //! The command line (`medaid …`). Each subcommand is a thin shell over the
 //! library: parse arguments, call the engine or the service, print.
 
+pub mod serve;
 pub mod settle;
 pub mod simulate;
+pub mod setup;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +45,89 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
     /// A synthetic population: registry, claims and hospitals, seeded.
     Generate(simulate::GenerateArgs),
+    /// The HTTP settlement service (DESIGN.md §7).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Policy directory (every *.toml) or file; repeatable.
+        #[arg(long, default_value = "fixtures/policies")]
+        policies: Vec<PathBuf>,
+        #[command(flatten)]
+        db: DatabaseArg,
+        /// Seed the database with the demonstration hospitals and registry
+        /// and print a new hospital key.
+        #[arg(long)]
+        demo: bool,
+        /// Database connection pool size (default 8 on SQLite, 16 on
+        /// PostgreSQL).
+        #[arg(long)]
+        max_connections: Option<u32>,
+    },
+    /// The hospital directory.
+    #[command(subcommand)]
+    Hospitals(HospitalsCommand),
+    /// The eligibility registry (救助对象名册).
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+    /// API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `--database-url`, shared by the service commands.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DatabaseArg {
+    /// sqlite://FILE (embedded, the default) or postgres://USER@HOST/DB.
+    #[arg(long, env = "MEDAID_DATABASE_URL", default_value = crate::storage::DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HospitalsCommand {
+    /// Import `code,name,level,region` (CSV with a header); updates by code.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RegistryCommand {
+    /// Import `person_id,name,category,valid_from,valid_to` (CSV with a
+    /// header; one row per category period; empty valid_to = open; empty
+    /// category = insured with no aid category).
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create an API key and print it alone on the last line (only its hash
+    /// is stored).
+    Create {
+        /// hospital, centre or admin.
+        #[arg(long)]
+        role: String,
+        /// The hospital code of a hospital key.
+        #[arg(long)]
+        hospital: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+}
+
+/// Run an async command on a fresh runtime.
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(f)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Subcommand, Debug)]
@@ -79,6 +164,30 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(args) => simulate::simulate(args),
         Command::Generate(args) => simulate::generate(args),
         Command::Policy(PolicyCommand::Diff { a, b, json }) => simulate::policy_diff(&a, &b, json),
+        Command::Serve {
+            listen,
+            policies,
+            db,
+            demo,
+            max_connections,
+        } => block_on(serve::run(serve::ServeArgs {
+            listen,
+            policies,
+            database_url: db.database_url,
+            demo,
+            max_connections,
+        })),
+        Command::Hospitals(HospitalsCommand::Import { file, db }) => {
+            block_on(setup::hospitals_import(&db.database_url, &file))
+        }
+        Command::Registry(RegistryCommand::Import { file, db }) => {
+            block_on(setup::registry_import(&db.database_url, &file))
+        }
+        Command::Keys(KeysCommand::Create { role, hospital, db }) => block_on(setup::keys_create(
+            &db.database_url,
+            &role,
+            hospital.as_deref(),
+        )),
         Command::Settle {
             policy,
             claims,

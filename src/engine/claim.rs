@@ -9,7 +9,6 @@
 use super::policy::{bit, Mask, Policy};
 use crate::money::Amount;
 use chrono::{Datelike, NaiveDate};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -158,6 +157,12 @@ fn clean_serde_message(msg: &str) -> String {
 
 /// Parse a claim from JSON text.
 pub fn parse_json(text: &str) -> Result<Claim, ClaimError> {
+    // Good claims take the fast path; only a refused one is parsed again
+    // with path tracking to name its field.
+    if let Ok(c) = serde_json::from_str::<Claim>(text) {
+        check_shape(&c)?;
+        return Ok(c);
+    }
     let de = &mut serde_json::Deserializer::from_str(text);
     match serde_path_to_error::deserialize::<_, Claim>(de) {
         Ok(c) => {
@@ -244,10 +249,8 @@ impl TagName for DiagnosisTag {
 }
 impl<'de, T: Deserialize<'de>, Tag: TagName> Deserialize<'de> for XmlList<T, Tag> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map: std::collections::BTreeMap<String, Vec<T>> = match Option::deserialize(d)? {
-            Some(m) => m,
-            None => Default::default(),
-        };
+        let map: std::collections::BTreeMap<String, Vec<T>> =
+            Option::deserialize(d)?.unwrap_or_default();
         let mut out = Vec::new();
         for (k, v) in map {
             if k != Tag::NAME && k != "$text" {
@@ -363,12 +366,14 @@ fn check_shape(c: &Claim) -> Result<(), ClaimError> {
     Ok(())
 }
 
-/// One item bound to a policy: only what the arithmetic needs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One item bound to a policy: only what the arithmetic needs. Amounts are
+/// whole fen (claims carry at most two decimals, so this is exact); the
+/// engine sums items in integers and returns decimals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResolvedItem {
     pub class: ItemClass,
-    pub amount: Decimal,
-    pub limit: Option<Decimal>,
+    pub amount_fen: i64,
+    pub limit_fen: Option<i64>,
     /// `kind` is one of the waivers' free items.
     pub free_kind: bool,
 }
@@ -422,8 +427,8 @@ pub fn resolve(policy: &Policy, c: &Claim) -> Result<ResolvedClaim, ClaimError> 
         .iter()
         .map(|it| ResolvedItem {
             class: it.class,
-            amount: it.amount.0,
-            limit: it.limit_amount.map(|a| a.0),
+            amount_fen: crate::money::to_fen(it.amount.0),
+            limit_fen: it.limit_amount.map(|a| crate::money::to_fen(a.0)),
             free_kind: policy.is_free_item_kind(&it.kind),
         })
         .collect();
@@ -562,6 +567,20 @@ mod tests {
         assert_eq!(e.path, "items");
         let e = err_of("{not json");
         assert_eq!(e.claim_id, None);
+    }
+
+    #[test]
+    fn refuses_more_than_ten_thousand_items() {
+        let item = r#"{"kind":"x","class":"A","amount":"1.00"}"#;
+        let items = vec![item; MAX_ITEMS + 1].join(",");
+        let text = format!(
+            r#"{{"claim_id":"big","person_id":"p","medical_type":"inpatient","admitted_on":"2017-01-01","discharged_on":"2017-01-01","items":[{items}]}}"#
+        );
+        let e = parse_json(&text).unwrap_err();
+        assert_eq!(e.path, "items");
+        assert!(e.message.contains("at most 10000"), "{e}");
+        let ok = text.replacen(&format!("{item},"), "", 1);
+        assert_eq!(parse_json(&ok).unwrap().items.len(), MAX_ITEMS);
     }
 
     #[test]

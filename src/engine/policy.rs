@@ -102,6 +102,42 @@ impl Payer {
     ];
 }
 
+/// A ratio in [0, 1] as `numerator / 10^k`, to take a share of an integer
+/// number of fen exactly, rounded half away from zero like
+/// [`crate::money::round2`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fraction {
+    numerator: i128,
+    denominator: i128,
+}
+
+impl Fraction {
+    pub fn new(ratio: Decimal) -> Fraction {
+        let r = ratio.normalize();
+        Fraction {
+            numerator: r.mantissa(),
+            denominator: 10i128.pow(r.scale()),
+        }
+    }
+
+    /// `round(fen × ratio)` in fen, or `None` if the product would not fit.
+    #[inline]
+    pub fn of_fen(self, fen: i64) -> Option<i64> {
+        let p = (fen as i128).checked_mul(self.numerator)?;
+        let (q, r) = (p / self.denominator, p % self.denominator);
+        let q = if 2 * r.abs() >= self.denominator {
+            q + p.signum()
+        } else {
+            q
+        };
+        i64::try_from(q).ok()
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.numerator == 0
+    }
+}
+
 /// A decimal, or a table of decimals by hospital level.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ByLevel {
@@ -268,6 +304,8 @@ pub struct Policy {
     pub groups: Vec<DiseaseGroup>,
     /// Share of a class-B item that is self-pay-first (乙类先行自付).
     pub self_pay_first_b: Decimal,
+    /// The same share as an integer fraction, for the engine's item loop.
+    pub self_pay_first_b_fraction: Fraction,
     pub waivers: Option<Waivers>,
     pub layers: Vec<Layer>,
     /// Unknown keys that were ignored (reported by `policy check`).
@@ -876,6 +914,7 @@ impl Validator {
             medical_types: decl.medical_types,
             groups: decl.groups,
             self_pay_first_b: self_pay_first_b.unwrap_or(Decimal::ZERO),
+            self_pay_first_b_fraction: Fraction::new(self_pay_first_b.unwrap_or(Decimal::ZERO)),
             waivers,
             layers,
             warnings: Vec::new(),
@@ -1494,6 +1533,25 @@ mod tests {
     use rust_decimal_macros::dec;
 
     pub(crate) const DESIGN_POLICY: &str = include_str!("../../fixtures/design/policy.toml");
+
+    #[test]
+    fn fraction_rounds_like_round2() {
+        use crate::money::{from_fen, round2};
+        for ratio in [
+            dec!(0.10),
+            dec!(0.155),
+            dec!(0.333),
+            dec!(1),
+            dec!(0),
+            dec!(0.0000001),
+        ] {
+            let f = Fraction::new(ratio);
+            for fen in [0i64, 1, 5, 15, 99, 12345, 99_999_999_999] {
+                let expected = crate::money::to_fen(round2(from_fen(fen) * ratio));
+                assert_eq!(f.of_fen(fen), Some(expected), "{fen} × {ratio}");
+            }
+        }
+    }
 
     #[test]
     fn loads_the_design_example() {

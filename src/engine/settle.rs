@@ -10,7 +10,7 @@
 
 use super::claim::{Identity, ItemClass, ResolvedClaim};
 use super::policy::{bit, ByLevel, Layer, LayerKind, Mask, Policy};
-use crate::money::{round2, round4};
+use crate::money::{from_fen, round2, round4, to_fen};
 use rust_decimal::Decimal;
 
 /// A person's running totals for one layer and year (年度累计).
@@ -208,29 +208,32 @@ pub fn settle(
         None => (false, false, false, zero),
     };
     let _ = waiver_person;
-    let share_b = policy.self_pay_first_b;
+    // Items are summed in whole fen: exact, and far cheaper than decimals.
+    let share_b = policy.self_pay_first_b_fraction;
     let (mut total, mut free, mut over, mut spf, mut fsp, mut inp) =
-        (zero, zero, zero, zero, zero, zero);
+        (0i64, 0i64, 0i64, 0i64, 0i64, 0i64);
     for it in &claim.items {
-        total += it.amount;
+        total += it.amount_fen;
         if free_ok && it.free_kind {
-            free += it.amount;
+            free += it.amount_fen;
             continue;
         }
-        let r = match it.limit {
-            Some(limit) if it.amount > limit => {
-                over += it.amount - limit;
+        let r = match it.limit_fen {
+            Some(limit) if it.amount_fen > limit => {
+                over += it.amount_fen - limit;
                 limit
             }
-            _ => it.amount,
+            _ => it.amount_fen,
         };
         match it.class {
             ItemClass::A => inp += r,
             ItemClass::B => {
                 let s = if share_b.is_zero() {
-                    zero
+                    0
                 } else {
-                    round2(r * share_b)
+                    share_b
+                        .of_fen(r)
+                        .unwrap_or_else(|| to_fen(round2(from_fen(r) * policy.self_pay_first_b)))
                 };
                 spf += s;
                 inp += r - s;
@@ -238,6 +241,14 @@ pub fn settle(
             ItemClass::C => fsp += r,
         }
     }
+    let (total, free, over, spf, fsp, inp) = (
+        from_fen(total),
+        from_fen(free),
+        from_fen(over),
+        from_fen(spf),
+        from_fen(fsp),
+        from_fen(inp),
+    );
     let out = over + spf + fsp;
 
     // Step 3: reduction (一减).
@@ -266,12 +277,15 @@ pub fn settle(
         } else {
             rem_in
         };
-        let mut o = LayerOutcome {
+        // Filled in place: an outcome is a few hundred bytes, and copying
+        // it into the vector was a visible share of the engine's time.
+        layers.push(LayerOutcome {
             applied: true,
             base,
             before: acc,
             ..LayerOutcome::NOT_APPLIED
-        };
+        });
+        let o = &mut layers[ix];
         let mut pay = match &layer.kind {
             LayerKind::Ratio {
                 deductible,
@@ -386,15 +400,26 @@ pub fn settle(
         rem_in -= from_in;
         rem_out -= pay - from_in;
         fund_paid += pay;
-        layers.push(o);
     }
 
     // Step 5.
     let patient_payable = total - hospital_waived - fund_paid;
+    // round4((total − patient_payable) / total), done on integer fen: the
+    // quotient to four places, half away from zero (both are ≥ 0).
     let reimbursement_ratio = if total.is_zero() {
         zero
     } else {
-        round4((total - patient_payable) / total)
+        let (num, den) = (
+            to_fen(total - patient_payable) as i128,
+            to_fen(total) as i128,
+        );
+        if num >= 0 && den > 0 {
+            let scaled = num * 10_000;
+            let (q, r) = (scaled / den, scaled % den);
+            Decimal::from_i128_with_scale(if 2 * r >= den { q + 1 } else { q }, 4)
+        } else {
+            round4((total - patient_payable) / total)
+        }
     };
     Computation {
         total,
@@ -410,5 +435,38 @@ pub fn settle(
         fund_paid,
         patient_payable,
         reimbursement_ratio,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn highest_and_smallest_look_only_at_held_categories() {
+        let t = vec![Some(dec!(0.7)), None, Some(dec!(0.9)), Some(dec!(0.5))];
+        assert_eq!(highest(&t, 0b0101), Some(dec!(0.9)));
+        assert_eq!(smallest(&t, 0b1101), Some(dec!(0.5)));
+        assert_eq!(highest(&t, 0b0010), None);
+        assert_eq!(highest(&t, 0), None);
+        // a category beyond the table is ignored, not a panic
+        assert_eq!(highest(&t, 1 << 40), None);
+    }
+
+    #[test]
+    fn accumulator_add_sub_round_trip() {
+        let mut a = Accumulator::ZERO;
+        let d = Accumulator {
+            deductible_used: dec!(300.00),
+            eligible_cum: dec!(1234.56),
+            paid: dec!(987.65),
+        };
+        a.add(&d);
+        a.add(&d);
+        a.sub(&d);
+        assert_eq!(a, d);
+        a.sub(&d);
+        assert!(a.is_zero());
     }
 }

@@ -1,0 +1,199 @@
+//! Setting up a service (DESIGN.md §7): `medaid hospitals import`,
+//! `medaid registry import`, `medaid keys create`. Each opens the database
+//! of `--database-url` (creating and migrating it when new) and writes in
+//! one transaction: a bad line refuses the whole file.
+
+use crate::service::keys::{self, Role};
+use crate::storage::{ConnectOptions, Db, Hospital, RegistryRow};
+use anyhow::{bail, Context};
+use std::path::Path;
+
+/// Read `code,name,level,region` (a header line first).
+pub fn read_hospitals(path: &Path) -> anyhow::Result<Vec<Hospital>> {
+    let f = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+    parse_hospitals(f, path)
+}
+
+/// [`read_hospitals`] from any reader; `path` names it in errors.
+pub fn parse_hospitals(input: impl std::io::Read, path: &Path) -> anyhow::Result<Vec<Hospital>> {
+    let mut rdr = csv_reader(input);
+    check_header(&mut rdr, path, &["code", "name", "level", "region"])?;
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 2;
+        let rec = rec.with_context(|| format!("{}: line {line}", path.display()))?;
+        let field = |n: usize| rec.get(n).map(str::trim).unwrap_or("").to_string();
+        let h = Hospital {
+            code: field(0),
+            name: field(1),
+            level: field(2),
+            region: field(3),
+        };
+        for (name, v) in [
+            ("code", &h.code),
+            ("level", &h.level),
+            ("region", &h.region),
+        ] {
+            if v.is_empty() {
+                bail!("{}: line {line}: {name} is empty", path.display());
+            }
+        }
+        out.push(h);
+    }
+    Ok(out)
+}
+
+/// Read `person_id,name,category,valid_from,valid_to` (a header line first).
+pub fn read_registry(path: &Path) -> anyhow::Result<Vec<RegistryRow>> {
+    let f = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+    parse_registry(f, path)
+}
+
+/// [`read_registry`] from any reader; `path` names it in errors.
+pub fn parse_registry(input: impl std::io::Read, path: &Path) -> anyhow::Result<Vec<RegistryRow>> {
+    let mut rdr = csv_reader(input);
+    check_header(
+        &mut rdr,
+        path,
+        &["person_id", "name", "category", "valid_from", "valid_to"],
+    )?;
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 2;
+        let rec = rec.with_context(|| format!("{}: line {line}", path.display()))?;
+        let field = |n: usize| rec.get(n).map(str::trim).unwrap_or("").to_string();
+        let date = |n: usize, name: &str| -> anyhow::Result<Option<String>> {
+            let v = field(n);
+            if v.is_empty() {
+                return Ok(None);
+            }
+            chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+                .map(|d| Some(d.to_string()))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "{}: line {line}: {name}: expected a date YYYY-MM-DD, found {v:?}",
+                        path.display()
+                    )
+                })
+        };
+        let person_id = field(0);
+        if person_id.is_empty() {
+            bail!("{}: line {line}: person_id is empty", path.display());
+        }
+        let Some(valid_from) = date(3, "valid_from")? else {
+            bail!("{}: line {line}: valid_from is empty", path.display());
+        };
+        let valid_to = date(4, "valid_to")?;
+        if valid_to.as_ref().is_some_and(|t| *t < valid_from) {
+            bail!(
+                "{}: line {line}: valid_to is before valid_from",
+                path.display()
+            );
+        }
+        out.push(RegistryRow {
+            person_id,
+            name: field(1),
+            category: field(2),
+            valid_from,
+            valid_to,
+        });
+    }
+    Ok(out)
+}
+
+fn csv_reader<R: std::io::Read>(input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(input)
+}
+
+fn check_header<R: std::io::Read>(
+    rdr: &mut csv::Reader<R>,
+    path: &Path,
+    expected: &[&str],
+) -> anyhow::Result<()> {
+    let mut first = csv::StringRecord::new();
+    if !rdr.read_record(&mut first)? {
+        bail!(
+            "{}: empty file (expected the header {})",
+            path.display(),
+            expected.join(",")
+        );
+    }
+    let got: Vec<String> = first
+        .iter()
+        .map(|s| s.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    if got.len() < expected.len() || got.iter().zip(expected).any(|(g, e)| g != e) {
+        bail!(
+            "{}: line 1: expected the header {}, found {}",
+            path.display(),
+            expected.join(","),
+            got.join(",")
+        );
+    }
+    Ok(())
+}
+
+pub async fn open(url: &str) -> anyhow::Result<Db> {
+    Db::connect(&ConnectOptions::new(url))
+        .await
+        .with_context(|| format!("opening {url}"))
+}
+
+pub async fn hospitals_import(url: &str, file: &Path) -> anyhow::Result<()> {
+    let rows = read_hospitals(file)?;
+    let db = open(url).await?;
+    let n = db.upsert_hospitals(&rows).await?;
+    println!("{n} hospitals imported");
+    db.close().await;
+    Ok(())
+}
+
+pub async fn registry_import(url: &str, file: &Path) -> anyhow::Result<()> {
+    let rows = read_registry(file)?;
+    let db = open(url).await?;
+    let n = db.upsert_registry(&rows).await?;
+    let persons: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.person_id.as_str()).collect();
+    println!("{n} registry rows imported for {} persons", persons.len());
+    db.close().await;
+    Ok(())
+}
+
+/// Create a key; print it alone on the last line (only its hash is kept).
+pub async fn keys_create(url: &str, role: &str, hospital: Option<&str>) -> anyhow::Result<()> {
+    let role = match (role, hospital) {
+        ("hospital", Some(h)) if !h.trim().is_empty() => Role::Hospital(h.trim().to_string()),
+        ("hospital", _) => bail!("--role hospital needs --hospital CODE"),
+        ("centre" | "center", None) => Role::Centre,
+        ("admin", None) => Role::Admin,
+        ("centre" | "center" | "admin", Some(_)) => {
+            bail!("--hospital goes with --role hospital only")
+        }
+        (other, _) => bail!("unknown role {other:?} (expected hospital, centre or admin)"),
+    };
+    let db = open(url).await?;
+    if let Role::Hospital(h) = &role {
+        if db.hospital(h).await?.is_none() {
+            eprintln!("warning: hospital {h} is not in the hospital directory yet (medaid hospitals import)");
+        }
+    }
+    let key = create_key(&db, &role).await?;
+    db.close().await;
+    eprintln!(
+        "created a {} key; store it now, it is not shown again:",
+        role.name()
+    );
+    println!("{key}");
+    Ok(())
+}
+
+/// Create and store a key; returns its text.
+pub async fn create_key(db: &Db, role: &Role) -> anyhow::Result<String> {
+    let (key, row) = keys::generate(role);
+    db.insert_key(&row).await?;
+    Ok(key)
+}

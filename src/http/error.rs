@@ -1,0 +1,166 @@
+//! The one error type of the API: every refusal is `application/problem+json`
+//! (RFC 9457) with `errors: [{path, message}]` naming the fields at fault.
+//! Internal failures are logged and answered with a bare 500: no SQL, no
+//! file names, no stack.
+
+use crate::service::{FieldError, ServiceError};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// A refused or failed request.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub detail: Option<String>,
+    pub errors: Vec<FieldError>,
+    /// Extra members (e.g. `settlement_id` of a 409).
+    pub settlement_id: Option<String>,
+}
+
+/// The problem document (RFC 9457).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The fields at fault.
+    #[schema(value_type = Vec<FieldErrorDoc>)]
+    pub errors: Vec<FieldError>,
+    /// For 409: the settlement already stored under the claim id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settlement_id: Option<String>,
+}
+
+/// One field at fault.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FieldErrorDoc {
+    /// e.g. `items[3].amount`; empty for the whole document.
+    pub path: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, title: &'static str) -> Self {
+        ApiError {
+            status,
+            title,
+            detail: None,
+            errors: Vec::new(),
+            settlement_id: None,
+        }
+    }
+
+    pub fn field(mut self, path: impl Into<String>, message: impl Into<String>) -> Self {
+        self.errors.push(FieldError::new(path, message));
+        self
+    }
+
+    pub fn detail(mut self, d: impl Into<String>) -> Self {
+        self.detail = Some(d.into());
+        self
+    }
+
+    pub fn unauthorized(message: &str) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized").field("Authorization", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "Forbidden").detail(message)
+    }
+
+    pub fn not_found() -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "Not found")
+    }
+
+    pub fn bad_request(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "Bad request").field(path, message)
+    }
+
+    pub fn internal() -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error")
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Unreadable(f) => {
+                let mut err = ApiError::new(StatusCode::BAD_REQUEST, "Unreadable claim");
+                err.detail = Some(f.message.clone());
+                err.errors.push(f);
+                err
+            }
+            ServiceError::Invalid(fields) => {
+                let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid claim");
+                err.detail = Some(
+                    fields
+                        .iter()
+                        .map(|f| {
+                            if f.path.is_empty() {
+                                f.message.clone()
+                            } else {
+                                format!("{}: {}", f.path, f.message)
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                );
+                err.errors = fields;
+                err
+            }
+            ServiceError::Forbidden(f) => {
+                let mut err = ApiError::forbidden(f.message.clone());
+                err.errors.push(f);
+                err
+            }
+            ServiceError::NotFound => ApiError::not_found(),
+            ServiceError::Conflict { settlement_id } => {
+                let mut err = ApiError::new(StatusCode::CONFLICT, "Claim id already used")
+                    .detail(format!("a different claim was already settled under this claim id (settlement {settlement_id})"))
+                    .field("claim_id", "already used for a different claim; send the same claim to retry, or use a new claim id");
+                err.settlement_id = Some(settlement_id);
+                err
+            }
+            ServiceError::Storage(e) => {
+                tracing::error!(error = %e, "storage failure");
+                ApiError::internal()
+            }
+            ServiceError::Internal(e) => {
+                tracing::error!(error = %e, "internal failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Problem {
+            kind: "about:blank",
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: self.detail,
+            errors: self.errors,
+            settlement_id: self.settlement_id,
+        };
+        let bytes = serde_json::to_vec(&body)
+            .unwrap_or_else(|_| b"{\"title\":\"Internal error\"}".to_vec());
+        let mut resp = (self.status, bytes).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"medaid\""),
+            );
+        }
+        resp
+    }
+}

@@ -1,0 +1,185 @@
+//! The HTTP API of `medaid serve` (DESIGN.md §7), on axum.
+//!
+//! One module per resource, each exposing `router()`:
+//! [`settlements`] (settle, preview, read, list, cancel, slip),
+//! [`persons`] (accumulators), [`health`] (healthz, metrics) and
+//! [`openapi`]. They share one [`ApiContext`], one error type
+//! ([`error::ApiError`], `application/problem+json`) and one caller
+//! extractor ([`auth::Caller`]).
+
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod openapi;
+pub mod persons;
+pub mod settlements;
+pub mod slip;
+
+use crate::service::Service;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use error::ApiError;
+use std::sync::Arc;
+
+/// Largest request body accepted (a claim of 10 000 items fits easily).
+pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct ApiContext {
+    pub service: Arc<Service>,
+    pub keys: Arc<auth::KeyCache>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl ApiContext {
+    pub fn new(service: Service) -> Self {
+        let backend = service.db.backend().as_str();
+        ApiContext {
+            service: Arc::new(service),
+            keys: Arc::default(),
+            metrics: Arc::new(metrics::Metrics::new(backend)),
+        }
+    }
+}
+
+/// The whole API.
+pub fn router(ctx: ApiContext) -> Router {
+    Router::new()
+        .merge(settlements::router())
+        .merge(persons::router())
+        .merge(health::router())
+        .merge(openapi::router())
+        .fallback(|| async { ApiError::not_found().detail("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            metrics::track,
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a request handler panicked");
+                ApiError::internal().into_response()
+            },
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(ctx)
+}
+
+/// Serve `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ctx: ApiContext,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(ctx))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Read a whole body up to [`BODY_LIMIT`], as UTF-8 text.
+pub async fn read_text(body: Body) -> Result<String, ApiError> {
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")
+            .field("", format!("the body must not exceed {BODY_LIMIT} bytes"))
+    })?;
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| ApiError::bad_request("", "the body is not UTF-8 text"))
+}
+
+/// Which answer format a request asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// DESIGN.md §5.
+    Standard,
+    /// The national platform's names (§5a): `?view=nhsa`.
+    Nhsa,
+    /// The same, asked by `Accept: application/vnd.nhsa+json`.
+    NhsaMedia,
+}
+
+pub const NHSA_MEDIA_TYPE: &str = "application/vnd.nhsa+json";
+
+impl View {
+    pub fn of(query_view: Option<&str>, headers: &HeaderMap) -> Result<View, ApiError> {
+        match query_view {
+            Some("nhsa") => return Ok(View::Nhsa),
+            Some("standard") | Some("") => return Ok(View::Standard),
+            Some(other) => {
+                return Err(ApiError::bad_request(
+                    "view",
+                    format!("unknown view {other:?} (expected nhsa or standard)"),
+                ))
+            }
+            None => {}
+        }
+        let accept = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        Ok(if accept.contains(NHSA_MEDIA_TYPE) {
+            View::NhsaMedia
+        } else {
+            View::Standard
+        })
+    }
+}
+
+/// Respond with a stored answer: its bytes as they are, or its national
+/// view.
+pub fn answer_response(status: StatusCode, answer_json: String, view: View) -> Response {
+    let (body, media) = match view {
+        View::Standard => (answer_json, "application/json"),
+        View::Nhsa | View::NhsaMedia => {
+            let nhsa = serde_json::from_str::<crate::engine::Answer>(&answer_json)
+                .map_err(|e| e.to_string())
+                .and_then(|a| {
+                    serde_json::to_string(&crate::engine::NhsaAnswer::from_answer(&a))
+                        .map_err(|e| e.to_string())
+                });
+            match nhsa {
+                Ok(b) => (
+                    b,
+                    if view == View::NhsaMedia {
+                        NHSA_MEDIA_TYPE
+                    } else {
+                        "application/json"
+                    },
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "stored answer does not parse");
+                    return ApiError::internal().into_response();
+                }
+            }
+        }
+    };
+    let mut resp = (status, body).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    resp
+}
+
+/// Respond with a JSON document.
+pub fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+    match serde_json::to_string(value) {
+        Ok(body) => {
+            let mut resp = (status, body).into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "response does not serialize");
+            ApiError::internal().into_response()
+        }
+    }
+}

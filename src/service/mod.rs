@@ -1,0 +1,610 @@
+//! The settlement service (结算服务): what `medaid serve` does for a request,
+//! independent of HTTP and of SQL.
+//!
+//! [`Service`] resolves who is being settled from its own records — the
+//! categories from the eligibility registry as of the discharge date, the
+//! level and region from the hospital directory, the policy in force on the
+//! discharge date for that region — never from what the hospital states;
+//! then it calls the engine inside the storage transaction that holds the
+//! person's accumulators. The arithmetic is the engine's alone.
+
+pub mod keys;
+
+use crate::engine::{
+    self, claim, Accumulator, Answer, Claim, ClaimError, Identity, Policy, ResolvedClaim,
+};
+use crate::money::{fmt2, to_fen};
+use crate::storage::{
+    self, Amounts, CancelOutcome, Db, Hospital, LayerRow, NewReversal, NewSettlement, SettleKey,
+    SettleOutcome, SettlementRow, StorageError,
+};
+use chrono::Datelike;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// One refused field: where and why (`items[3].amount`, "negative amount").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ClaimError> for FieldError {
+    fn from(e: ClaimError) -> Self {
+        FieldError {
+            path: e.path,
+            message: e.message,
+        }
+    }
+}
+
+/// Why a request was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The document could not be read at all (malformed JSON or XML).
+    #[error("unreadable claim: {}", .0.message)]
+    Unreadable(FieldError),
+    /// A field is invalid or names something the records do not know.
+    #[error("invalid claim: {0:?}")]
+    Invalid(Vec<FieldError>),
+    /// Outside the caller's hospital.
+    #[error("forbidden: {}", .0.message)]
+    Forbidden(FieldError),
+    #[error("not found")]
+    NotFound,
+    /// A different claim was already settled under this claim id.
+    #[error("claim id already used by settlement {settlement_id} for a different claim")]
+    Conflict { settlement_id: String },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ServiceError::Invalid(vec![FieldError::new(path, message)])
+    }
+}
+
+impl From<ClaimError> for ServiceError {
+    fn from(e: ClaimError) -> Self {
+        ServiceError::Invalid(vec![e.into()])
+    }
+}
+
+/// Parse a claim body. Unreadable documents (no field to blame) are
+/// [`ServiceError::Unreadable`]; bad fields are [`ServiceError::Invalid`].
+pub fn parse_claim(body: &str, xml: bool) -> Result<Claim, ServiceError> {
+    if !xml {
+        // Malformed JSON has no field to blame: say where it broke instead.
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(body) {
+            return Err(ServiceError::Unreadable(FieldError::new(
+                "",
+                format!("malformed JSON: {e}"),
+            )));
+        }
+        if !body.trim_start().starts_with('{') {
+            return Err(ServiceError::Unreadable(FieldError::new(
+                "",
+                "a claim is a JSON object",
+            )));
+        }
+    }
+    let parsed = if xml {
+        claim::parse_xml(body)
+    } else {
+        claim::parse_json(body)
+    };
+    parsed.map_err(|e| {
+        let mut f = FieldError::from(e);
+        // serde reports a missing field at its parent: name the field.
+        if let Some(name) = f
+            .message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            f.path = if f.path.is_empty() {
+                name.to_string()
+            } else {
+                format!("{}.{name}", f.path)
+            };
+        }
+        if f.path.is_empty() {
+            ServiceError::Unreadable(f)
+        } else {
+            ServiceError::Invalid(vec![f])
+        }
+    })
+}
+
+/// A claim bound to the records: everything the engine needs.
+struct Prepared<'p> {
+    policy: &'p Policy,
+    hospital: Hospital,
+    identity: Identity,
+    resolved: ResolvedClaim,
+    /// Registry categories the policy declares, in policy order.
+    categories: Vec<String>,
+}
+
+/// How a settle call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    pub settlement_id: String,
+    /// The stored answer, exactly as first sent (status updated if it was
+    /// cancelled since).
+    pub answer_json: String,
+    /// `false` when this was a retry of an already settled claim.
+    pub created: bool,
+}
+
+/// How a cancel call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancelled {
+    pub answer_json: String,
+    /// `false` when it had been cancelled before.
+    pub now: bool,
+}
+
+/// The answer of a cancelled settlement: the original answer with
+/// `status = "cancelled"`, when and by which reversal row.
+#[derive(Serialize)]
+struct CancelledAnswer {
+    #[serde(flatten)]
+    answer: Answer,
+    cancelled_at: String,
+    reversal_id: String,
+}
+
+/// A person's accumulators for a year (`GET /v1/persons/{id}/accumulators`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AccumulatorsView {
+    pub person_id: String,
+    pub year: i32,
+    /// The policy whose layers (and caps) are shown.
+    pub policy_id: Option<String>,
+    pub layers: Vec<AccumulatorLine>,
+}
+
+/// One layer's running totals (amounts in yuan, two decimals).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AccumulatorLine {
+    pub id: String,
+    pub deductible_used: String,
+    pub eligible_cum: String,
+    pub paid: String,
+    /// The annual cap (the default amount when the cap depends on the
+    /// disease group); null when uncapped, per admission, or the person is
+    /// exempt.
+    pub cap: Option<String>,
+    /// `max(0, cap − paid)`; null where `cap` is.
+    pub remaining: Option<String>,
+}
+
+/// The service: a database and the policies loaded at start.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub db: Db,
+    pub policies: Arc<Vec<Policy>>,
+}
+
+/// SHA-256 in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Service {
+    pub fn new(db: Db, policies: Vec<Policy>) -> Self {
+        Service {
+            db,
+            policies: Arc::new(policies),
+        }
+    }
+
+    /// Load the policies of `paths` (files or directories of `*.toml`) and
+    /// record their texts in the database, so every settlement's
+    /// `policy_hash` can be traced to its rules.
+    pub async fn load_policies(db: &Db, paths: &[PathBuf]) -> anyhow::Result<Vec<Policy>> {
+        let policies = crate::cli::settle::load_policies(paths)?;
+        let mut files = Vec::new();
+        for p in paths {
+            if p.is_dir() {
+                for e in std::fs::read_dir(p)?.flatten() {
+                    if e.path().extension().is_some_and(|x| x == "toml") {
+                        files.push(e.path());
+                    }
+                }
+            } else {
+                files.push(p.clone());
+            }
+        }
+        for f in files {
+            let text = std::fs::read_to_string(&f)?;
+            let hash = engine::policy::content_hash(&text);
+            if let Some(p) = policies.iter().find(|p| p.hash == hash) {
+                db.record_policy(&storage::PolicyRecord {
+                    hash: &p.hash,
+                    id: &p.id,
+                    region: &p.region,
+                    effective_from: &p.effective_from.to_string(),
+                    effective_to: &p.effective_to.to_string(),
+                    source: &text,
+                })
+                .await?;
+            }
+        }
+        Ok(policies)
+    }
+
+    /// The policy in force on `date` for `region`.
+    pub fn policy_for(&self, region: &str, date: chrono::NaiveDate) -> Option<&Policy> {
+        self.policies
+            .iter()
+            .find(|p| p.region == region && p.covers(date))
+    }
+
+    /// Bind a claim to the records: see the module docs.
+    async fn prepare(
+        &self,
+        c: &mut Claim,
+        hospital_code: &str,
+    ) -> Result<Prepared<'_>, ServiceError> {
+        if c.hospital.trim().is_empty() {
+            c.hospital = hospital_code.to_string();
+        } else if c.hospital != hospital_code {
+            return Err(ServiceError::Forbidden(FieldError::new(
+                "hospital",
+                format!(
+                    "claim is for hospital {:?} but this key belongs to hospital {hospital_code:?}",
+                    c.hospital
+                ),
+            )));
+        }
+        let hospital = self.db.hospital(hospital_code).await?.ok_or_else(|| {
+            ServiceError::invalid(
+                "hospital",
+                format!("hospital {hospital_code:?} is not in the hospital directory"),
+            )
+        })?;
+        let date = c.discharged_on.0;
+        let policy = self.policy_for(&hospital.region, date).ok_or_else(|| {
+            ServiceError::invalid(
+                "discharged_on",
+                format!(
+                    "no policy in force on {date} for region {} (hospital {})",
+                    hospital.region, hospital.code
+                ),
+            )
+        })?;
+        let level = policy.level_index(&hospital.level).ok_or_else(|| {
+            ServiceError::invalid(
+                "hospital",
+                format!(
+                    "hospital {} has level {:?}, which policy {} does not declare",
+                    hospital.code, hospital.level, policy.id
+                ),
+            )
+        })?;
+        let held = self
+            .db
+            .person_categories(&c.person_id, &date.to_string())
+            .await?
+            .ok_or_else(|| {
+                ServiceError::invalid(
+                    "person_id",
+                    format!(
+                        "person {:?} is not in the eligibility registry",
+                        c.person_id
+                    ),
+                )
+            })?;
+        let mut mask = 0;
+        for cat in &held {
+            match policy.category_index(cat) {
+                Some(i) => mask |= engine::policy::bit(i),
+                None => {
+                    tracing::warn!(person = %c.person_id, category = %cat, policy = %policy.id, "registry category not declared by the policy; ignored")
+                }
+            }
+        }
+        let categories = policy
+            .categories
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & engine::policy::bit(*i) != 0)
+            .map(|(_, (id, _))| id.clone())
+            .collect();
+        let resolved = claim::resolve(policy, c)?;
+        Ok(Prepared {
+            policy,
+            hospital,
+            identity: Identity {
+                categories: mask,
+                level,
+            },
+            resolved,
+            categories,
+        })
+    }
+
+    /// Settle and commit (结算) a claim for `hospital_code`; idempotent on
+    /// (hospital, claim_id).
+    pub async fn settle(&self, mut c: Claim, hospital_code: &str) -> Result<Settled, ServiceError> {
+        let p = self.prepare(&mut c, hospital_code).await?;
+        let claim_json =
+            serde_json::to_string(&c).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let claim_hash = sha256_hex(claim_json.as_bytes());
+        let layer_ids: Vec<String> = p.policy.layers.iter().map(|l| l.id.clone()).collect();
+        let key = SettleKey {
+            hospital: hospital_code,
+            claim_id: &c.claim_id,
+            claim_hash: &claim_hash,
+            person_id: &c.person_id,
+            year: p.resolved.year,
+            layer_ids: &layer_ids,
+        };
+        let outcome = self
+            .db
+            .commit_settlement(&key, |accs| {
+                build_settlement(&p, &c, accs, &claim_json, &claim_hash)
+            })
+            .await?;
+        match outcome {
+            SettleOutcome::Created { id, answer_json } => {
+                tracing::info!(settlement_id = %id, hospital = %hospital_code, claim_id = %c.claim_id, "settled");
+                Ok(Settled {
+                    settlement_id: id,
+                    answer_json,
+                    created: true,
+                })
+            }
+            SettleOutcome::Replayed { id, answer_json } => Ok(Settled {
+                settlement_id: id,
+                answer_json,
+                created: false,
+            }),
+            SettleOutcome::Conflict { id } => Err(ServiceError::Conflict { settlement_id: id }),
+        }
+    }
+
+    /// Preview (预结算): the same answer on the current accumulators,
+    /// nothing stored.
+    pub async fn preview(&self, mut c: Claim, hospital_code: &str) -> Result<Answer, ServiceError> {
+        let p = self.prepare(&mut c, hospital_code).await?;
+        let stored = self.db.accumulators(&c.person_id, p.resolved.year).await?;
+        let accs: Vec<Accumulator> = p
+            .policy
+            .layers
+            .iter()
+            .map(|l| {
+                stored
+                    .iter()
+                    .find(|(id, _)| *id == l.id)
+                    .map(|(_, a)| *a)
+                    .unwrap_or_default()
+            })
+            .collect();
+        let comp = engine::settle(p.policy, &p.resolved, p.identity, &accs);
+        let mut answer = Answer::build(p.policy, &c, p.resolved.year, &comp);
+        answer.status = Some("preview".into());
+        Ok(answer)
+    }
+
+    /// Cancel (撤销) a settlement; `hospital` limits it to that hospital's.
+    pub async fn cancel(
+        &self,
+        id: &str,
+        hospital: Option<&str>,
+    ) -> Result<Cancelled, ServiceError> {
+        let outcome = self
+            .db
+            .cancel_settlement(id, hospital, |original| {
+                let now = storage::now_china();
+                let reversal_id = new_id();
+                let mut answer: Answer =
+                    serde_json::from_str(&original.answer_json).map_err(|e| {
+                        StorageError::Corrupt(format!("stored answer of {}: {e}", original.id))
+                    })?;
+                answer.status = Some("cancelled".into());
+                let answer_json = serde_json::to_string(&CancelledAnswer {
+                    answer,
+                    cancelled_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                    reversal_id: reversal_id.clone(),
+                })
+                .map_err(|e| StorageError::Corrupt(format!("answer: {e}")))?;
+                Ok(NewReversal {
+                    id: reversal_id,
+                    committed_at: storage::timestamp_text(now),
+                    booked_month: now.format("%Y-%m").to_string(),
+                    answer_json,
+                })
+            })
+            .await;
+        match outcome? {
+            CancelOutcome::Cancelled { answer_json } => {
+                tracing::info!(settlement_id = %id, "cancelled");
+                Ok(Cancelled {
+                    answer_json,
+                    now: true,
+                })
+            }
+            CancelOutcome::AlreadyCancelled { answer_json } => Ok(Cancelled {
+                answer_json,
+                now: false,
+            }),
+            CancelOutcome::NotFound => Err(ServiceError::NotFound),
+        }
+    }
+
+    /// A person's accumulators for `year`, laid out by the policy of their
+    /// latest settlement that year (or the policy in force that year).
+    pub async fn accumulators(
+        &self,
+        person_id: &str,
+        year: i32,
+    ) -> Result<AccumulatorsView, ServiceError> {
+        let stored = self.db.accumulators(person_id, year).await?;
+        let today = storage::now_china().date_naive();
+        let as_of =
+            chrono::NaiveDate::from_ymd_opt(year, 12, 31).map_or(today, |end| end.min(today));
+        let held = self
+            .db
+            .person_categories(person_id, &as_of.to_string())
+            .await?;
+        if held.is_none() && stored.is_empty() {
+            return Err(ServiceError::NotFound);
+        }
+        let held = held.unwrap_or_default();
+        let policy = match self.db.latest_policy_of(person_id, year).await? {
+            Some(id) => self.policies.iter().find(|p| p.id == id),
+            None => None,
+        }
+        .or_else(|| {
+            let in_year: Vec<&Policy> = self
+                .policies
+                .iter()
+                .filter(|p| p.effective_from.year() <= year && year <= p.effective_to.year())
+                .collect();
+            in_year
+                .iter()
+                .find(|p| p.covers(as_of))
+                .or_else(|| in_year.last())
+                .copied()
+        });
+        let mut layers = Vec::new();
+        let mut shown: Vec<&str> = Vec::new();
+        if let Some(policy) = policy {
+            let mask = held
+                .iter()
+                .filter_map(|c| policy.category_index(c))
+                .fold(0, |m, i| m | engine::policy::bit(i));
+            for l in &policy.layers {
+                let acc = stored
+                    .iter()
+                    .find(|(id, _)| *id == l.id)
+                    .map(|(_, a)| *a)
+                    .unwrap_or_default();
+                let cap = l
+                    .cap
+                    .as_ref()
+                    .filter(|c| c.per_year && c.exempt & mask == 0)
+                    .map(|c| c.default);
+                layers.push(line(&l.id, &acc, cap));
+                shown.push(&l.id);
+            }
+        }
+        for (id, acc) in &stored {
+            if !shown.contains(&id.as_str()) {
+                layers.push(line(id, acc, None));
+            }
+        }
+        Ok(AccumulatorsView {
+            person_id: person_id.to_string(),
+            year,
+            policy_id: policy.map(|p| p.id.clone()),
+            layers,
+        })
+    }
+}
+
+fn line(id: &str, acc: &Accumulator, cap: Option<rust_decimal::Decimal>) -> AccumulatorLine {
+    AccumulatorLine {
+        id: id.to_string(),
+        deductible_used: fmt2(acc.deductible_used),
+        eligible_cum: fmt2(acc.eligible_cum),
+        paid: fmt2(acc.paid),
+        cap: cap.map(fmt2),
+        remaining: cap.map(|c| fmt2((c - acc.paid).max(rust_decimal::Decimal::ZERO))),
+    }
+}
+
+/// A new settlement or reversal id.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Compute with the engine on the locked accumulators and lay out the rows.
+fn build_settlement(
+    p: &Prepared<'_>,
+    c: &Claim,
+    accs: &[Accumulator],
+    claim_json: &str,
+    claim_hash: &str,
+) -> Result<NewSettlement, StorageError> {
+    let comp = engine::settle(p.policy, &p.resolved, p.identity, accs);
+    let mut answer = Answer::build(p.policy, c, p.resolved.year, &comp);
+    let id = new_id();
+    let now = storage::now_china();
+    answer.settlement_id = Some(id.clone());
+    answer.status = Some("settled".into());
+    answer.settled_at = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false));
+    let answer_json = serde_json::to_string(&answer)
+        .map_err(|e| StorageError::Corrupt(format!("answer: {e}")))?;
+    let layers = p
+        .policy
+        .layers
+        .iter()
+        .zip(&comp.layers)
+        .enumerate()
+        .map(|(i, (l, o))| LayerRow {
+            position: i as i64,
+            layer_id: l.id.clone(),
+            fund_code: l.effective_fund_code().to_string(),
+            payer: l.payer.as_str().to_string(),
+            applied: o.applied,
+            cap_limited: o.cap_limited,
+            base: to_fen(o.base),
+            deductible: to_fen(o.delta.deductible_used),
+            eligible: to_fen(o.delta.eligible_cum),
+            paid: to_fen(o.delta.paid),
+        })
+        .collect();
+    Ok(NewSettlement {
+        row: SettlementRow {
+            id,
+            hospital: p.hospital.code.clone(),
+            claim_id: c.claim_id.clone(),
+            person_id: c.person_id.clone(),
+            medical_type: c.medical_type.clone(),
+            level: p.hospital.level.clone(),
+            region: p.hospital.region.clone(),
+            categories: p.categories.join(","),
+            primary_category: p.categories.first().cloned().unwrap_or_default(),
+            admitted_on: c.admitted_on.0.to_string(),
+            discharged_on: c.discharged_on.0.to_string(),
+            year: p.resolved.year,
+            policy_id: p.policy.id.clone(),
+            policy_hash: p.policy.hash.clone(),
+            amounts: Amounts {
+                total: to_fen(comp.total),
+                free_items: to_fen(comp.free_items),
+                reduction: to_fen(comp.reduction()),
+                hospital_waived: to_fen(comp.hospital_waived),
+                over_limit: to_fen(comp.over_limit),
+                self_pay_first: to_fen(comp.self_pay_first),
+                fully_self_pay: to_fen(comp.fully_self_pay),
+                in_policy: to_fen(comp.in_policy),
+                fund_paid: to_fen(comp.fund_paid),
+                patient_payable: to_fen(comp.patient_payable),
+            },
+            claim_hash: claim_hash.to_string(),
+            claim_json: claim_json.to_string(),
+            answer_json,
+            committed_at: storage::timestamp_text(now),
+            booked_month: now.format("%Y-%m").to_string(),
+        },
+        layers,
+    })
+}

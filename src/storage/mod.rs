@@ -1,0 +1,271 @@
+//! Storage (存储): the only module that speaks SQL.
+//!
+//! One [`Db`] serves both backends through sqlx's runtime query API: an
+//! embedded SQLite file (the default, one process) and PostgreSQL (several
+//! `medaid serve` processes sharing one database). The SQL text is shared —
+//! `$1` placeholders work on both — and every function is written once: the
+//! [`with_pool!`] macro expands its body for each backend's concrete pool
+//! type, so there is no `Any` driver in between and no generic bounds soup.
+//!
+//! Money is integer fen (`BIGINT`), exact on both databases. Dates are ISO
+//! text; timestamps are RFC 3339 in China time (+08:00), so they sort
+//! lexically and a month is their first seven characters.
+//!
+//! Concurrency, per backend:
+//! - SQLite allows one writer. Writers are queued on an in-process mutex and
+//!   then take the database lock with `BEGIN IMMEDIATE` (another process —
+//!   a CLI import while serving — waits in `busy_timeout`), so a write
+//!   transaction never has to upgrade a read lock and never fails with
+//!   `SQLITE_BUSY` halfway. WAL mode keeps readers running meanwhile;
+//!   `synchronous = FULL` makes an acknowledged commit survive power loss.
+//! - PostgreSQL: a settlement locks its person's accumulator rows for the
+//!   year with `SELECT … ORDER BY layer_id FOR UPDATE` (after creating any
+//!   missing rows with `INSERT … ON CONFLICT DO NOTHING`, in the same order),
+//!   so two processes settling for one person queue on those rows and an
+//!   annual cap can never be overspent.
+
+pub mod directory;
+pub mod keys;
+pub mod settlements;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use directory::{Hospital, RegistryRow};
+pub use keys::KeyRow;
+pub use settlements::{
+    Amounts, CancelOutcome, LayerRow, ListFilter, NewReversal, NewSettlement, SettleKey,
+    SettleOutcome, SettlementRow, StoredSettlement, Summary,
+};
+
+/// The embedded database used when no `--database-url` is given.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://medaid.db";
+
+/// Why a storage call failed. Shown to operators (CLI, logs), never to API
+/// clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL {0:?} (expected sqlite://FILE or postgres://…)")]
+    BadUrl(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+impl StorageError {
+    /// A unique-constraint violation (a racing duplicate insert).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StorageError::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// Which database a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Inner {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A connection pool on SQLite or PostgreSQL. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub(crate) inner: Inner,
+    /// SQLite only: queues this process's writers (see the module docs).
+    pub(crate) write_queue: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Expand `$body` once per backend with `$pool` bound to the concrete pool
+/// and `$backend` to its [`Backend`].
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident, $backend:ident| $body:expr) => {
+        match &$db.inner {
+            $crate::storage::Inner::Sqlite($pool) => {
+                #[allow(unused_variables)]
+                let $backend = $crate::storage::Backend::Sqlite;
+                $body
+            }
+            $crate::storage::Inner::Postgres($pool) => {
+                #[allow(unused_variables)]
+                let $backend = $crate::storage::Backend::Postgres;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// Begin a write transaction on `$pool`: `BEGIN IMMEDIATE` behind the
+/// process's write queue on SQLite, a plain `BEGIN` on PostgreSQL. Evaluates
+/// to `(guard, tx)`; keep the guard alive until the commit.
+macro_rules! begin_write {
+    ($db:expr, $pool:ident, $backend:ident) => {{
+        match $backend {
+            $crate::storage::Backend::Sqlite => {
+                let guard = Some($db.write_queue.clone().lock_owned().await);
+                (guard, $pool.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            $crate::storage::Backend::Postgres => (
+                None::<tokio::sync::OwnedMutexGuard<()>>,
+                $pool.begin().await?,
+            ),
+        }
+    }};
+}
+pub(crate) use begin_write;
+
+/// How to open a database.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub url: String,
+    /// Pool size; `None` picks a default per backend.
+    pub max_connections: Option<u32>,
+}
+
+impl ConnectOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        ConnectOptions {
+            url: url.into(),
+            max_connections: None,
+        }
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    /// Open the database named by `url` and apply the embedded migrations.
+    /// A URL without a scheme is taken as a SQLite file path.
+    pub async fn connect(opts: &ConnectOptions) -> Result<Db> {
+        let url = opts.url.trim();
+        let inner = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(opts.max_connections.unwrap_or(16))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            POSTGRES_MIGRATIONS.run(&pool).await?;
+            Inner::Postgres(pool)
+        } else {
+            let sqlite_url = if url.starts_with("sqlite:") {
+                url.to_string()
+            } else if url.contains("://") {
+                return Err(StorageError::BadUrl(url.to_string()));
+            } else {
+                format!("sqlite://{url}")
+            };
+            let options = SqliteConnectOptions::from_str(&sqlite_url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(opts.max_connections.unwrap_or(8))
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_with(options)
+                .await?;
+            SQLITE_MIGRATIONS.run(&pool).await?;
+            Inner::Sqlite(pool)
+        };
+        Ok(Db {
+            inner,
+            write_queue: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        with_pool!(self, |_pool, backend| backend)
+    }
+
+    /// A trivial query: the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        with_pool!(self, |pool, backend| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Close every pooled connection (waits for them to be returned).
+    pub async fn close(&self) {
+        with_pool!(self, |pool, backend| pool.close().await)
+    }
+
+    /// Record a loaded policy text (by hash), once.
+    pub async fn record_policy(&self, p: &PolicyRecord<'_>) -> Result<()> {
+        with_pool!(self, |pool, backend| {
+            sqlx::query(
+                "INSERT INTO policies (hash, id, region, effective_from, effective_to, source, loaded_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (hash) DO NOTHING",
+            )
+            .bind(p.hash)
+            .bind(p.id)
+            .bind(p.region)
+            .bind(p.effective_from)
+            .bind(p.effective_to)
+            .bind(p.source)
+            .bind(now_text())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+}
+
+/// A policy as recorded in the `policies` table.
+#[derive(Debug, Clone)]
+pub struct PolicyRecord<'a> {
+    pub hash: &'a str,
+    pub id: &'a str,
+    pub region: &'a str,
+    pub effective_from: &'a str,
+    pub effective_to: &'a str,
+    pub source: &'a str,
+}
+
+/// China Standard Time (UTC+8, no daylight saving): the time zone of
+/// timestamps and booking months.
+pub fn china_offset() -> chrono::FixedOffset {
+    use chrono::Offset;
+    chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| chrono::Utc.fix())
+}
+
+/// Now, in China time.
+pub fn now_china() -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::Utc::now().with_timezone(&china_offset())
+}
+
+/// Now as stored: RFC 3339 with microseconds, +08:00.
+pub fn now_text() -> String {
+    timestamp_text(now_china())
+}
+
+/// A timestamp as stored.
+pub fn timestamp_text(t: chrono::DateTime<chrono::FixedOffset>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+}

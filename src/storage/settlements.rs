@@ -1,0 +1,805 @@
+//! Settlements (结算), reversals (冲红) and annual accumulators (年度累计).
+//!
+//! One write transaction per settlement: lock the person's accumulator rows
+//! for the year, check idempotency on (hospital, claim_id), let the caller
+//! compute with the engine on the locked accumulators, append the settlement
+//! and its per-layer rows, add the deltas to the accumulators, commit. A
+//! cancellation appends a reversal with every amount negated and subtracts
+//! exactly the original's stored deltas. Nothing is updated or deleted in
+//! the money tables; only `accumulators` moves, always inside the same
+//! transaction as the row that explains the move.
+
+use super::{begin_write, with_pool, Db, Result, StorageError};
+use crate::engine::Accumulator;
+use crate::money::from_fen;
+use sqlx::Row;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// The amounts of a settlement in fen (negated on a reversal).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Amounts {
+    pub total: i64,
+    pub free_items: i64,
+    pub reduction: i64,
+    pub hospital_waived: i64,
+    pub over_limit: i64,
+    pub self_pay_first: i64,
+    pub fully_self_pay: i64,
+    pub in_policy: i64,
+    pub fund_paid: i64,
+    pub patient_payable: i64,
+}
+
+/// One policy layer's share of a settlement, in fen. `deductible`,
+/// `eligible` and `paid` are exactly what the settlement added to the
+/// person's accumulator for `layer_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerRow {
+    pub position: i64,
+    pub layer_id: String,
+    pub fund_code: String,
+    pub payer: String,
+    pub applied: bool,
+    pub cap_limited: bool,
+    pub base: i64,
+    pub deductible: i64,
+    pub eligible: i64,
+    pub paid: i64,
+}
+
+/// A settlement row as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettlementRow {
+    pub id: String,
+    pub hospital: String,
+    pub claim_id: String,
+    pub person_id: String,
+    pub medical_type: String,
+    pub level: String,
+    pub region: String,
+    /// The registry categories the settlement was computed with, in policy
+    /// order, comma-separated.
+    pub categories: String,
+    /// The first of them (policy order: the most protected first), `''`
+    /// for none; what monthly statements group by.
+    pub primary_category: String,
+    pub admitted_on: String,
+    pub discharged_on: String,
+    pub year: i32,
+    pub policy_id: String,
+    pub policy_hash: String,
+    pub amounts: Amounts,
+    /// SHA-256 of `claim_json`: what idempotency compares.
+    pub claim_hash: String,
+    /// The claim as parsed, re-serialized canonically.
+    pub claim_json: String,
+    /// The answer exactly as sent, so a retry gets the same bytes.
+    pub answer_json: String,
+    pub committed_at: String,
+    /// `YYYY-MM` of `committed_at` in China time: the month the row is
+    /// booked in (a reversal in the month it was committed).
+    pub booked_month: String,
+}
+
+/// What the engine produced for a settlement, ready to write.
+#[derive(Debug, Clone)]
+pub struct NewSettlement {
+    pub row: SettlementRow,
+    pub layers: Vec<LayerRow>,
+}
+
+/// What a settlement locks and is idempotent on.
+#[derive(Debug, Clone, Copy)]
+pub struct SettleKey<'a> {
+    pub hospital: &'a str,
+    pub claim_id: &'a str,
+    pub claim_hash: &'a str,
+    pub person_id: &'a str,
+    pub year: i32,
+    /// The policy's layer ids, in policy order.
+    pub layer_ids: &'a [String],
+}
+
+/// How a settlement request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettleOutcome {
+    /// Newly committed.
+    Created { id: String, answer_json: String },
+    /// The same claim was settled before: its stored (current) answer.
+    Replayed { id: String, answer_json: String },
+    /// A different claim was settled under this (hospital, claim_id).
+    Conflict { id: String },
+}
+
+/// A stored settlement or reversal, with its current answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSettlement {
+    pub id: String,
+    pub kind: String,
+    pub reverses: Option<String>,
+    pub hospital: String,
+    pub claim_id: String,
+    pub person_id: String,
+    pub year: i32,
+    pub answer_json: String,
+    /// The reversal's answer (status `cancelled`) when this settlement was
+    /// cancelled; otherwise its own.
+    pub current_answer_json: String,
+    pub cancelled: bool,
+}
+
+/// The reversal row a cancellation writes (the rest is copied from the
+/// original, negated).
+#[derive(Debug, Clone)]
+pub struct NewReversal {
+    pub id: String,
+    pub committed_at: String,
+    pub booked_month: String,
+    pub answer_json: String,
+}
+
+/// How a cancellation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelOutcome {
+    Cancelled {
+        answer_json: String,
+    },
+    AlreadyCancelled {
+        answer_json: String,
+    },
+    /// No such settlement (or not the caller's hospital's, or a reversal).
+    NotFound,
+}
+
+/// Filters of the settlement list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only this hospital's settlements (a hospital key).
+    pub hospital: Option<String>,
+    pub person_id: Option<String>,
+    /// Discharge date bounds, inclusive, `YYYY-MM-DD`.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One line of the settlement list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub id: String,
+    pub claim_id: String,
+    pub hospital: String,
+    pub person_id: String,
+    pub medical_type: String,
+    pub admitted_on: String,
+    pub discharged_on: String,
+    pub policy_id: String,
+    pub total: i64,
+    pub hospital_waived: i64,
+    pub fund_paid: i64,
+    pub patient_payable: i64,
+    pub committed_at: String,
+    pub cancelled: bool,
+}
+
+/// An accumulator that does not equal the sum of its person's rows (should
+/// never exist; see [`Db::audit_accumulators`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub person_id: String,
+    pub year: i32,
+    pub layer_id: String,
+    pub stored: [i64; 3],
+    pub summed: [i64; 3],
+}
+
+const SETTLEMENT_COLUMNS: &str = "id, kind, reverses, hospital, claim_id, person_id, medical_type, level, region, categories, \
+     primary_category, admitted_on, discharged_on, year, policy_id, policy_hash, total, free_items, reduction, hospital_waived, \
+     over_limit, self_pay_first, fully_self_pay, in_policy, fund_paid, patient_payable, claim_hash, claim_json, answer_json, \
+     committed_at, booked_month";
+
+const BY_CLAIM: &str = "SELECT s.id, s.claim_hash, s.answer_json, r.answer_json AS reversal_answer
+     FROM settlements s LEFT JOIN settlements r ON r.reverses = s.id
+     WHERE s.hospital = $1 AND s.claim_id = $2 AND s.kind = 'settlement'";
+
+const BY_ID: &str =
+    "SELECT s.id, s.kind, s.reverses, s.hospital, s.claim_id, s.person_id, s.year, s.answer_json,
+            r.answer_json AS reversal_answer
+     FROM settlements s LEFT JOIN settlements r ON r.reverses = s.id
+     WHERE s.id = $1";
+
+/// `INSERT INTO … VALUES ($1, …), (…)` for `rows` rows of `cols` columns.
+fn values_sql(prefix: &str, cols: usize, rows: usize) -> String {
+    let mut sql = String::with_capacity(prefix.len() + rows * cols * 5);
+    sql.push_str(prefix);
+    sql.push_str(" VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            let _ = write!(sql, "${}", r * cols + c + 1);
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+fn outcome_of(
+    id: String,
+    stored_hash: &str,
+    answer: String,
+    reversal: Option<String>,
+    claim_hash: &str,
+) -> SettleOutcome {
+    if stored_hash == claim_hash {
+        SettleOutcome::Replayed {
+            id,
+            answer_json: reversal.unwrap_or(answer),
+        }
+    } else {
+        SettleOutcome::Conflict { id }
+    }
+}
+
+fn accumulator_of(ded: i64, elig: i64, paid: i64) -> Accumulator {
+    Accumulator {
+        deductible_used: from_fen(ded),
+        eligible_cum: from_fen(elig),
+        paid: from_fen(paid),
+    }
+}
+
+impl Db {
+    /// Settle under lock: see the module docs. `compute` runs inside the
+    /// transaction with the person's accumulators for the year, one per
+    /// `key.layer_ids` entry, and returns the rows to write; its error rolls
+    /// everything back.
+    pub async fn commit_settlement<F>(
+        &self,
+        key: &SettleKey<'_>,
+        compute: F,
+    ) -> Result<SettleOutcome>
+    where
+        F: FnOnce(&[Accumulator]) -> Result<NewSettlement>,
+    {
+        // A retry needs no lock.
+        if let Some(found) = self
+            .find_by_claim(key.hospital, key.claim_id, key.claim_hash)
+            .await?
+        {
+            return Ok(found);
+        }
+        match self.commit_locked(key, compute).await {
+            Err(e) if e.is_unique_violation() => {
+                // Raced with a settlement of the same (hospital, claim_id)
+                // for another person: it won; answer as for a retry.
+                match self
+                    .find_by_claim(key.hospital, key.claim_id, key.claim_hash)
+                    .await?
+                {
+                    Some(found) => Ok(found),
+                    None => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn find_by_claim(
+        &self,
+        hospital: &str,
+        claim_id: &str,
+        claim_hash: &str,
+    ) -> Result<Option<SettleOutcome>> {
+        with_pool!(self, |pool, backend| {
+            let row = sqlx::query(BY_CLAIM)
+                .bind(hospital)
+                .bind(claim_id)
+                .fetch_optional(pool)
+                .await?;
+            match row {
+                None => Ok(None),
+                Some(r) => {
+                    let stored_hash: String = r.try_get("claim_hash")?;
+                    Ok(Some(outcome_of(
+                        r.try_get("id")?,
+                        &stored_hash,
+                        r.try_get("answer_json")?,
+                        r.try_get("reversal_answer")?,
+                        claim_hash,
+                    )))
+                }
+            }
+        })
+    }
+
+    async fn commit_locked<F>(&self, key: &SettleKey<'_>, compute: F) -> Result<SettleOutcome>
+    where
+        F: FnOnce(&[Accumulator]) -> Result<NewSettlement>,
+    {
+        let year = i64::from(key.year);
+        let mut sorted: Vec<&str> = key.layer_ids.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+
+            // 1. Create missing accumulator rows, in layer-id order, then lock
+            //    all of the person's rows for the year in the same order.
+            if !sorted.is_empty() {
+                let mut sql =
+                    String::from("INSERT INTO accumulators (person_id, year, layer_id) VALUES ");
+                for i in 0..sorted.len() {
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    let _ = write!(sql, "($1, $2, ${})", i + 3);
+                }
+                sql.push_str(" ON CONFLICT (person_id, year, layer_id) DO NOTHING");
+                let mut q = sqlx::query(&sql).bind(key.person_id).bind(year);
+                for l in &sorted {
+                    q = q.bind(*l);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            let lock_sql = match backend {
+                super::Backend::Postgres => {
+                    "SELECT layer_id, deductible_used, eligible_cum, paid FROM accumulators
+                     WHERE person_id = $1 AND year = $2 ORDER BY layer_id FOR UPDATE"
+                }
+                super::Backend::Sqlite => {
+                    "SELECT layer_id, deductible_used, eligible_cum, paid FROM accumulators
+                     WHERE person_id = $1 AND year = $2 ORDER BY layer_id"
+                }
+            };
+            let rows = sqlx::query(lock_sql)
+                .bind(key.person_id)
+                .bind(year)
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut current: HashMap<String, Accumulator> = HashMap::with_capacity(rows.len());
+            for r in rows {
+                current.insert(
+                    r.try_get("layer_id")?,
+                    accumulator_of(
+                        r.try_get("deductible_used")?,
+                        r.try_get("eligible_cum")?,
+                        r.try_get("paid")?,
+                    ),
+                );
+            }
+
+            // 2. Idempotency, now that any racing twin has committed.
+            if let Some(r) = sqlx::query(BY_CLAIM)
+                .bind(key.hospital)
+                .bind(key.claim_id)
+                .fetch_optional(&mut *tx)
+                .await?
+            {
+                let stored_hash: String = r.try_get("claim_hash")?;
+                let outcome = outcome_of(
+                    r.try_get("id")?,
+                    &stored_hash,
+                    r.try_get("answer_json")?,
+                    r.try_get("reversal_answer")?,
+                    key.claim_hash,
+                );
+                tx.rollback().await?;
+                return Ok(outcome);
+            }
+
+            // 3. Compute on the locked accumulators.
+            let accs: Vec<Accumulator> = key
+                .layer_ids
+                .iter()
+                .map(|l| current.get(l).copied().unwrap_or_default())
+                .collect();
+            let new = compute(&accs)?;
+            let row = &new.row;
+            if row.hospital != key.hospital
+                || row.claim_id != key.claim_id
+                || row.person_id != key.person_id
+            {
+                return Err(StorageError::Corrupt(
+                    "settlement row does not match its key".into(),
+                ));
+            }
+
+            // 4. Append the settlement and its layers; move the accumulators.
+            let sql = values_sql(
+                &format!("INSERT INTO settlements ({SETTLEMENT_COLUMNS})"),
+                31,
+                1,
+            );
+            let a = &row.amounts;
+            sqlx::query(&sql)
+                .bind(&row.id)
+                .bind("settlement")
+                .bind(None::<String>)
+                .bind(&row.hospital)
+                .bind(&row.claim_id)
+                .bind(&row.person_id)
+                .bind(&row.medical_type)
+                .bind(&row.level)
+                .bind(&row.region)
+                .bind(&row.categories)
+                .bind(&row.primary_category)
+                .bind(&row.admitted_on)
+                .bind(&row.discharged_on)
+                .bind(i64::from(row.year))
+                .bind(&row.policy_id)
+                .bind(&row.policy_hash)
+                .bind(a.total)
+                .bind(a.free_items)
+                .bind(a.reduction)
+                .bind(a.hospital_waived)
+                .bind(a.over_limit)
+                .bind(a.self_pay_first)
+                .bind(a.fully_self_pay)
+                .bind(a.in_policy)
+                .bind(a.fund_paid)
+                .bind(a.patient_payable)
+                .bind(&row.claim_hash)
+                .bind(&row.claim_json)
+                .bind(&row.answer_json)
+                .bind(&row.committed_at)
+                .bind(&row.booked_month)
+                .execute(&mut *tx)
+                .await?;
+            if !new.layers.is_empty() {
+                let sql = values_sql(
+                    "INSERT INTO settlement_layers (settlement_id, position, layer_id, fund_code, payer, applied, cap_limited, \
+                     base, deductible, eligible, paid)",
+                    11,
+                    new.layers.len(),
+                );
+                let mut q = sqlx::query(&sql);
+                for l in &new.layers {
+                    q = q
+                        .bind(&row.id)
+                        .bind(l.position)
+                        .bind(&l.layer_id)
+                        .bind(&l.fund_code)
+                        .bind(&l.payer)
+                        .bind(l.applied)
+                        .bind(l.cap_limited)
+                        .bind(l.base)
+                        .bind(l.deductible)
+                        .bind(l.eligible)
+                        .bind(l.paid);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            for l in new
+                .layers
+                .iter()
+                .filter(|l| l.deductible != 0 || l.eligible != 0 || l.paid != 0)
+            {
+                let done = sqlx::query(
+                    "UPDATE accumulators SET deductible_used = deductible_used + $4, eligible_cum = eligible_cum + $5,
+                         paid = paid + $6
+                     WHERE person_id = $1 AND year = $2 AND layer_id = $3",
+                )
+                .bind(key.person_id)
+                .bind(year)
+                .bind(&l.layer_id)
+                .bind(l.deductible)
+                .bind(l.eligible)
+                .bind(l.paid)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StorageError::Corrupt(format!(
+                        "no accumulator row for layer {}",
+                        l.layer_id
+                    )));
+                }
+            }
+            tx.commit().await?;
+            Ok(SettleOutcome::Created {
+                id: row.id.clone(),
+                answer_json: row.answer_json.clone(),
+            })
+        })
+    }
+
+    /// A settlement or reversal by id, with its current answer.
+    pub async fn settlement(&self, id: &str) -> Result<Option<StoredSettlement>> {
+        with_pool!(self, |pool, backend| {
+            let row = sqlx::query(BY_ID).bind(id).fetch_optional(pool).await?;
+            row.map(|r| {
+                let answer_json: String = r.try_get("answer_json")?;
+                let reversal: Option<String> = r.try_get("reversal_answer")?;
+                let year: i64 = r.try_get("year")?;
+                Ok(StoredSettlement {
+                    id: r.try_get("id")?,
+                    kind: r.try_get("kind")?,
+                    reverses: r.try_get("reverses")?,
+                    hospital: r.try_get("hospital")?,
+                    claim_id: r.try_get("claim_id")?,
+                    person_id: r.try_get("person_id")?,
+                    year: i32::try_from(year)
+                        .map_err(|_| StorageError::Corrupt(format!("year {year}")))?,
+                    cancelled: reversal.is_some(),
+                    current_answer_json: reversal.unwrap_or_else(|| answer_json.clone()),
+                    answer_json,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// Cancel (撤销) settlement `id`: append its reversal and move the
+    /// accumulators back by exactly its stored deltas. `hospital`, when
+    /// given, must be the settlement's. Idempotent: a second call answers
+    /// the stored cancellation.
+    pub async fn cancel_settlement<F>(
+        &self,
+        id: &str,
+        hospital: Option<&str>,
+        make: F,
+    ) -> Result<CancelOutcome>
+    where
+        F: FnOnce(&StoredSettlement) -> Result<NewReversal>,
+    {
+        let original = match self.settlement(id).await? {
+            Some(s) if s.kind == "settlement" && hospital.is_none_or(|h| h == s.hospital) => s,
+            _ => return Ok(CancelOutcome::NotFound),
+        };
+        if original.cancelled {
+            return Ok(CancelOutcome::AlreadyCancelled {
+                answer_json: original.current_answer_json,
+            });
+        }
+        match self.cancel_locked(&original, make).await {
+            Err(e) if e.is_unique_violation() => match self.settlement(id).await? {
+                Some(s) if s.cancelled => Ok(CancelOutcome::AlreadyCancelled {
+                    answer_json: s.current_answer_json,
+                }),
+                _ => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    async fn cancel_locked<F>(&self, original: &StoredSettlement, make: F) -> Result<CancelOutcome>
+    where
+        F: FnOnce(&StoredSettlement) -> Result<NewReversal>,
+    {
+        let year = i64::from(original.year);
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            let lock_sql = match backend {
+                super::Backend::Postgres => {
+                    "SELECT layer_id FROM accumulators WHERE person_id = $1 AND year = $2 ORDER BY layer_id FOR UPDATE"
+                }
+                super::Backend::Sqlite => "SELECT layer_id FROM accumulators WHERE person_id = $1 AND year = $2 ORDER BY layer_id",
+            };
+            sqlx::query(lock_sql)
+                .bind(&original.person_id)
+                .bind(year)
+                .fetch_all(&mut *tx)
+                .await?;
+            if let Some(r) = sqlx::query("SELECT answer_json FROM settlements WHERE reverses = $1")
+                .bind(&original.id)
+                .fetch_optional(&mut *tx)
+                .await?
+            {
+                let answer_json: String = r.try_get("answer_json")?;
+                tx.rollback().await?;
+                return Ok(CancelOutcome::AlreadyCancelled { answer_json });
+            }
+            let rev = make(original)?;
+            sqlx::query(&format!(
+                "INSERT INTO settlements ({SETTLEMENT_COLUMNS})
+                 SELECT $1, 'reversal', id, hospital, claim_id, person_id, medical_type, level, region, categories,
+                        primary_category, admitted_on, discharged_on, year, policy_id, policy_hash, -total, -free_items,
+                        -reduction, -hospital_waived, -over_limit, -self_pay_first, -fully_self_pay, -in_policy, -fund_paid,
+                        -patient_payable, claim_hash, claim_json, $2, $3, $4
+                 FROM settlements WHERE id = $5 AND kind = 'settlement'"
+            ))
+            .bind(&rev.id)
+            .bind(&rev.answer_json)
+            .bind(&rev.committed_at)
+            .bind(&rev.booked_month)
+            .bind(&original.id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO settlement_layers (settlement_id, position, layer_id, fund_code, payer, applied, cap_limited,
+                     base, deductible, eligible, paid)
+                 SELECT $1, position, layer_id, fund_code, payer, applied, cap_limited, -base, -deductible, -eligible, -paid
+                 FROM settlement_layers WHERE settlement_id = $2",
+            )
+            .bind(&rev.id)
+            .bind(&original.id)
+            .execute(&mut *tx)
+            .await?;
+            let layers = sqlx::query("SELECT layer_id, deductible, eligible, paid FROM settlement_layers WHERE settlement_id = $1 ORDER BY position")
+                .bind(&original.id)
+                .fetch_all(&mut *tx)
+                .await?;
+            for l in layers {
+                let layer_id: String = l.try_get("layer_id")?;
+                let (ded, elig, paid): (i64, i64, i64) = (
+                    l.try_get("deductible")?,
+                    l.try_get("eligible")?,
+                    l.try_get("paid")?,
+                );
+                if ded == 0 && elig == 0 && paid == 0 {
+                    continue;
+                }
+                let done = sqlx::query(
+                    "UPDATE accumulators SET deductible_used = deductible_used - $4, eligible_cum = eligible_cum - $5,
+                         paid = paid - $6
+                     WHERE person_id = $1 AND year = $2 AND layer_id = $3",
+                )
+                .bind(&original.person_id)
+                .bind(year)
+                .bind(&layer_id)
+                .bind(ded)
+                .bind(elig)
+                .bind(paid)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StorageError::Corrupt(format!(
+                        "no accumulator row for layer {layer_id}"
+                    )));
+                }
+            }
+            tx.commit().await?;
+            Ok(CancelOutcome::Cancelled {
+                answer_json: rev.answer_json,
+            })
+        })
+    }
+
+    /// The person's accumulators for a year, by layer id (sorted), in
+    /// decimal yuan. A read without lock (a snapshot).
+    pub async fn accumulators(
+        &self,
+        person_id: &str,
+        year: i32,
+    ) -> Result<Vec<(String, Accumulator)>> {
+        with_pool!(self, |pool, backend| {
+            let rows = sqlx::query(
+                "SELECT layer_id, deductible_used, eligible_cum, paid FROM accumulators
+                 WHERE person_id = $1 AND year = $2 ORDER BY layer_id",
+            )
+            .bind(person_id)
+            .bind(i64::from(year))
+            .fetch_all(pool)
+            .await?;
+            rows.into_iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("layer_id")?,
+                        accumulator_of(
+                            r.try_get("deductible_used")?,
+                            r.try_get("eligible_cum")?,
+                            r.try_get("paid")?,
+                        ),
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    /// The policy id of the person's latest settlement in `year`, if any.
+    pub async fn latest_policy_of(&self, person_id: &str, year: i32) -> Result<Option<String>> {
+        with_pool!(self, |pool, backend| {
+            let row = sqlx::query(
+                "SELECT policy_id FROM settlements WHERE person_id = $1 AND year = $2 AND kind = 'settlement'
+                 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(person_id)
+            .bind(i64::from(year))
+            .fetch_optional(pool)
+            .await?;
+            row.map(|r| r.try_get("policy_id"))
+                .transpose()
+                .map_err(Into::into)
+        })
+    }
+
+    /// A page of settlements (not reversals), oldest first, and the total
+    /// count under the filter.
+    pub async fn list_settlements(&self, f: &ListFilter) -> Result<(Vec<Summary>, i64)> {
+        const WHERE: &str = "s.kind = 'settlement' AND ($1 IS NULL OR s.hospital = $1) AND ($2 IS NULL OR s.person_id = $2)
+             AND ($3 IS NULL OR s.discharged_on >= $3) AND ($4 IS NULL OR s.discharged_on <= $4)";
+        with_pool!(self, |pool, backend| {
+            let count: i64 = sqlx::query(&format!(
+                "SELECT COUNT(*) AS n FROM settlements s WHERE {WHERE}"
+            ))
+            .bind(&f.hospital)
+            .bind(&f.person_id)
+            .bind(&f.from)
+            .bind(&f.to)
+            .fetch_one(pool)
+            .await?
+            .try_get("n")?;
+            let rows = sqlx::query(&format!(
+                "SELECT s.id, s.claim_id, s.hospital, s.person_id, s.medical_type, s.admitted_on, s.discharged_on, s.policy_id,
+                        s.total, s.hospital_waived, s.fund_paid, s.patient_payable, s.committed_at, r.id AS reversal_id
+                 FROM settlements s LEFT JOIN settlements r ON r.reverses = s.id
+                 WHERE {WHERE} ORDER BY s.seq LIMIT $5 OFFSET $6"
+            ))
+            .bind(&f.hospital)
+            .bind(&f.person_id)
+            .bind(&f.from)
+            .bind(&f.to)
+            .bind(f.limit)
+            .bind(f.offset)
+            .fetch_all(pool)
+            .await?;
+            let items = rows
+                .into_iter()
+                .map(|r| {
+                    let reversal: Option<String> = r.try_get("reversal_id")?;
+                    Ok(Summary {
+                        id: r.try_get("id")?,
+                        claim_id: r.try_get("claim_id")?,
+                        hospital: r.try_get("hospital")?,
+                        person_id: r.try_get("person_id")?,
+                        medical_type: r.try_get("medical_type")?,
+                        admitted_on: r.try_get("admitted_on")?,
+                        discharged_on: r.try_get("discharged_on")?,
+                        policy_id: r.try_get("policy_id")?,
+                        total: r.try_get("total")?,
+                        hospital_waived: r.try_get("hospital_waived")?,
+                        fund_paid: r.try_get("fund_paid")?,
+                        patient_payable: r.try_get("patient_payable")?,
+                        committed_at: r.try_get("committed_at")?,
+                        cancelled: reversal.is_some(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok((items, count))
+        })
+    }
+
+    /// Every accumulator that differs from the sum of its person's
+    /// settlement and reversal rows (the service's invariant: none).
+    pub async fn audit_accumulators(&self) -> Result<Vec<Mismatch>> {
+        with_pool!(self, |pool, backend| {
+            let rows = sqlx::query(
+                "SELECT a.person_id, a.year, a.layer_id, a.deductible_used, a.eligible_cum, a.paid,
+                        COALESCE(x.ded, 0) AS ded, COALESCE(x.elig, 0) AS elig, COALESCE(x.paid, 0) AS spaid
+                 FROM accumulators a LEFT JOIN (
+                     SELECT s.person_id, s.year, l.layer_id, CAST(SUM(l.deductible) AS BIGINT) AS ded,
+                            CAST(SUM(l.eligible) AS BIGINT) AS elig, CAST(SUM(l.paid) AS BIGINT) AS paid
+                     FROM settlement_layers l JOIN settlements s ON s.id = l.settlement_id
+                     GROUP BY s.person_id, s.year, l.layer_id
+                 ) x ON x.person_id = a.person_id AND x.year = a.year AND x.layer_id = a.layer_id
+                 WHERE a.deductible_used <> COALESCE(x.ded, 0) OR a.eligible_cum <> COALESCE(x.elig, 0)
+                    OR a.paid <> COALESCE(x.paid, 0)",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.into_iter()
+                .map(|r| {
+                    let year: i64 = r.try_get("year")?;
+                    Ok(Mismatch {
+                        person_id: r.try_get("person_id")?,
+                        year: year as i32,
+                        layer_id: r.try_get("layer_id")?,
+                        stored: [
+                            r.try_get("deductible_used")?,
+                            r.try_get("eligible_cum")?,
+                            r.try_get("paid")?,
+                        ],
+                        summed: [r.try_get("ded")?, r.try_get("elig")?, r.try_get("spaid")?],
+                    })
+                })
+                .collect()
+        })
+    }
+}
