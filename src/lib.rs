@@ -30,6 +30,6 @@ pub mod engine;
 pub mod http;
 pub mod money;
 pub mod policy_diff;
-pub mod sim;
 pub mod service;
+pub mod sim;
 pub mod storage;

@@ -120,7 +120,22 @@ impl<'a> Differ<'a> {
         if ids.is_empty() {
             return NONE.into();
         }
-        ids.iter()
+        // In declaration order (B's, then A's), as the policy lists them.
+        let pos = |p: &Policy, id: &str| -> Option<usize> {
+            match kind {
+                "level" => p.level_index(id),
+                "category" => p.category_index(id),
+                "medical_type" => p.medical_type_index(id),
+                _ => p.groups.iter().position(|g| g.id == id),
+            }
+        };
+        let mut ordered: Vec<&String> = ids.iter().collect();
+        ordered.sort_by_key(|id| {
+            let at = pos(self.b, id).or_else(|| pos(self.a, id).map(|i| i + 64));
+            (at.unwrap_or(usize::MAX), id.as_str())
+        });
+        ordered
+            .into_iter()
             .map(|i| self.label(kind, i))
             .collect::<Vec<_>>()
             .join("、")

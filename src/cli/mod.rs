@@ -3,8 +3,8 @@
 
 pub mod serve;
 pub mod settle;
-pub mod simulate;
 pub mod setup;
+pub mod simulate;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

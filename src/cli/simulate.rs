@@ -99,10 +99,10 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "FILE")]
     pub hospitals: Option<PathBuf>,
     /// Mean inpatient admissions per person and year.
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = 0.75)]
     pub admission_rate: f64,
     /// Share of persons with chronic outpatient visits.
-    #[arg(long, default_value_t = 0.06)]
+    #[arg(long, default_value_t = 0.035)]
     pub chronic_share: f64,
     /// Primary category shares, e.g. `dibao=0.66,tekun_dispersed=0.27,tekun_centralized=0.07`.
     #[arg(long)]

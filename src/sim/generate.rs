@@ -46,8 +46,8 @@ impl Default for GenOptions {
             persons: 4_900,
             year: 2017,
             seed: 1,
-            admission_rate: 0.8,
-            chronic_share: 0.06,
+            admission_rate: 0.75,
+            chronic_share: 0.035,
             shares: None,
         }
     }
@@ -552,11 +552,10 @@ impl<'a> Model<'a> {
                 + r.gen_range(0.0..3.0))
             .round() as i64;
             let stay = stay.clamp(1, 90);
-            let mut admitted = self.date_in_year(&mut r);
-            if admitted + Duration::days(stay) > self.year_end {
-                admitted = (self.year_end - Duration::days(stay)).max(self.year_start);
-            }
-            let discharged = (admitted + Duration::days(stay)).min(self.year_end);
+            // Claims belong to the year of their discharge; an admission may
+            // begin in the year before.
+            let discharged = self.date_in_year(&mut r);
+            let admitted = discharged - Duration::days(stay);
             let items = inpatient_items(&mut r, cost, stay, level, self.policy.levels.len());
             seq += 1;
             claims.push(self.claim(

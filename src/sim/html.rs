@@ -6,6 +6,7 @@
 use super::report::{Interval, PolicyReport, SimReport, Yuan};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use std::fmt::Write as _;
@@ -128,22 +129,17 @@ fn grouped_bars(
             .margin(12)
             .x_label_area_size(34)
             .y_label_area_size(70)
-            .build_cartesian_2d((0..slots.max(1)).into_segmented(), 0f64..ymax);
+            .build_cartesian_2d((0..(slots - 1).max(1)).into_segmented(), 0f64..ymax);
         let Ok(mut chart) = chart else {
             return String::new();
         };
-        let labels = groups.to_vec();
-        let fmt = move |v: &SegmentValue<i32>| match v {
-            SegmentValue::CenterOf(s) if s % per == (k - 1) / 2 => {
-                labels.get((s / per) as usize).cloned().unwrap_or_default()
-            }
-            _ => String::new(),
-        };
+        // Group labels are drawn below as text centred on each group; the
+        // axis's own labels would sit on one bar of the group.
         let _ = chart
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(slots.max(1) as usize)
-            .x_label_formatter(&fmt)
+            .x_label_formatter(&|_| String::new())
             .y_desc(y_desc)
             .y_label_formatter(&|v| format!("{v:.0}"))
             .label_style(("sans-serif", 12))
@@ -189,6 +185,19 @@ fn grouped_bars(
                 .collect();
             let _ = chart.draw_series(whiskers);
         }
+        let label_style =
+            TextStyle::from(("sans-serif", 12).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        let centre = |g: i32| {
+            if k % 2 == 0 {
+                SegmentValue::Exact(g * per + k / 2)
+            } else {
+                SegmentValue::CenterOf(g * per + (k - 1) / 2)
+            }
+        };
+        let _ = chart.draw_series(groups.iter().enumerate().map(|(g, name)| {
+            EmptyElement::at((centre(g as i32), 0.0))
+                + Text::new(name.clone(), (0, 8), label_style.clone())
+        }));
         for (g, y, label) in hlines {
             let s0 = *g as i32 * per;
             let line = PathElement::new(
@@ -200,9 +209,11 @@ fn grouped_bars(
             );
             let c = RED;
             if let Ok(a) = chart.draw_series(std::iter::once(line)) {
-                a.label(label.clone()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 12, y)], c.stroke_width(2))
-                });
+                if !label.is_empty() {
+                    a.label(label.clone()).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 12, y)], c.stroke_width(2))
+                    });
+                }
             }
         }
         let _ = chart
@@ -230,7 +241,7 @@ fn month_lines(title: &str, months: &[String], series: &[(String, Vec<f64>)]) ->
             .margin(12)
             .x_label_area_size(34)
             .y_label_area_size(70)
-            .build_cartesian_2d((0..n).into_segmented(), 0f64..ymax)
+            .build_cartesian_2d((0..(n - 1).max(1)).into_segmented(), 0f64..ymax)
         else {
             return String::new();
         };
@@ -425,16 +436,15 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowr
             (series_name(i, p), bars)
         })
         .collect();
-    chart(
-        &mut h,
-        &grouped_bars(
+    chart(&mut h, || {
+        grouped_bars(
             "各支付方支出（万元，竖线为 90% 区间）",
             "万元",
             &groups,
             &series,
             &[],
-        ),
-    );
+        )
+    });
     h.push_str("<table><tr><th>方案</th><th>支付方</th><th>支付（元）</th><th>90% 区间</th><th>笔数</th><th>人数</th><th>较基准</th><th>较基准 90% 区间</th></tr>\n");
     for p in &r.policies {
         for y in &p.payers {
@@ -516,16 +526,15 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowr
                 )
             })
             .collect();
-        chart(
-            &mut h,
-            &grouped_bars(
+        chart(&mut h, || {
+            grouped_bars(
                 "支出与预算（万元，红线为预算，竖线为 90% 区间）",
                 "万元",
                 &groups,
                 &series,
                 &lines,
-            ),
-        );
+            )
+        });
         h.push_str("<table><tr><th>方案</th><th>预算对象</th><th>预算（元）</th><th>支出（元）</th><th>缺口（元）</th><th>缺口 90% 区间</th><th>较基准</th></tr>\n");
         for p in &r.policies {
             for g in &p.gaps {
@@ -585,10 +594,32 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowr
             )
         })
         .collect();
-    chart(
-        &mut h,
-        &month_lines("每月基金支付（万元）", &months, &series),
-    );
+    chart(&mut h, || {
+        month_lines("每月基金支付（万元）", &months, &series)
+    });
+    if base
+        .by_month
+        .iter()
+        .any(|m| m.payers.iter().any(|c| c.id == "aid"))
+    {
+        let series: Vec<(String, Vec<f64>)> = r
+            .policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let aid = |m: &super::report::BreakdownRow| {
+                    m.payers
+                        .iter()
+                        .find(|c| c.id == "aid")
+                        .map_or(0.0, |c| wan(c.paid.0))
+                };
+                (series_name(i, p), p.by_month.iter().map(aid).collect())
+            })
+            .collect();
+        chart(&mut h, || {
+            month_lines("每月医疗救助支付（万元）", &months, &series)
+        });
+    }
     breakdown_table(&mut h, r, |p| &p.by_month, "月份");
 
     h.push_str("<h2>六、按救助对象类别</h2>\n");
@@ -625,16 +656,15 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowr
             )
         })
         .collect();
-    chart(
-        &mut h,
-        &grouped_bars(
+    chart(&mut h, || {
+        grouped_bars(
             "个人自付分布（人·年数，按自付金额分组，元）",
             "人·年",
             &bins,
             &series,
             &[],
-        ),
-    );
+        )
+    });
     h.push_str("<table><tr><th>方案</th><th>人·年</th><th>合计（元）</th><th>均值</th><th>中位数</th><th>P90</th><th>最高</th><th>灾难性支出</th></tr>\n");
     for p in &r.policies {
         let o = &p.out_of_pocket;
@@ -748,10 +778,17 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowr
     h
 }
 
-fn chart(h: &mut String, svg: &str) {
+/// Append a chart. Drawing runs under `catch_unwind`: a plotting library's
+/// internal panic on odd data must cost one chart, not the report.
+fn chart(h: &mut String, draw: impl FnOnce() -> String) {
+    let svg = std::panic::catch_unwind(std::panic::AssertUnwindSafe(draw)).unwrap_or_default();
     h.push_str("<div class=\"chart\">");
-    // The SVG backend writes an XML prolog-free <svg> element.
-    h.push_str(svg);
+    if svg.is_empty() {
+        h.push_str("<p class=\"note\">（此图无法绘制）</p>");
+    } else {
+        // The SVG backend writes a bare <svg> element, valid inline in HTML.
+        h.push_str(&svg);
+    }
     h.push_str("</div>\n");
 }
 

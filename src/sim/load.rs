@@ -317,7 +317,7 @@ mod tests {
         let text = format!("{CLAIM}\n{CLAIM}");
         let got = read(text.as_bytes(), "t", 0, false, &NoProgress).unwrap();
         assert_eq!(got.claims.len(), 2);
-        assert_eq!(got.claims[1].0, 17);
+        assert_eq!(got.claims[1].0, 18);
         let arr = format!("[{CLAIM},{CLAIM}]");
         assert_eq!(
             read(arr.as_bytes(), "t", 0, false, &NoProgress)
