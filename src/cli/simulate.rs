@@ -4,7 +4,7 @@
 
 use crate::engine::Policy;
 use crate::sim::generate::{self, GenOptions, Generator};
-use crate::sim::{self, load, Budget, ClaimSet, Growth, PolicyInput, Progress, SimOptions};
+use crate::sim::{self, load, Budget, Growth, PolicyInput, Progress, SimOptions};
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rust_decimal::Decimal;
@@ -216,10 +216,22 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
         seed: a.seed,
     };
     let (report, skipped) = pool.install(|| -> anyhow::Result<_> {
+        let t = std::time::Instant::now();
+        let timing = std::env::var_os("MEDAID_TIMING").is_some();
         let loaded = load::read_file(&a.claims, a.keep_going, &bar)?;
-        let skipped = loaded.skipped;
-        let set = ClaimSet::build(loaded.claims, growth);
+        if timing {
+            eprintln!("timing: read {:?}", t.elapsed());
+        }
+        let mut loaded = loaded;
+        let skipped = std::mem::take(&mut loaded.skipped);
+        let set = loaded.finish(growth);
+        if timing {
+            eprintln!("timing: grouped {:?}", t.elapsed());
+        }
         let report = sim::simulate(&set, &inputs, &opts, &bar);
+        if timing {
+            eprintln!("timing: simulated {:?}", t.elapsed());
+        }
         // Freeing a million claims takes a while and the process is about
         // to end; the operating system reclaims the memory at once.
         std::mem::forget(set);

@@ -8,11 +8,13 @@
 //! in the report.
 
 use super::report::{self, SimReport};
-use super::{Budget, ClaimSet, Progress, SimClaim};
-use crate::engine::policy::Payer;
+use super::{Budget, ClaimSet, Progress, SimClaim, NONE};
+use crate::engine::claim::{Identity, ResolvedClaim, ResolvedItem};
+use crate::engine::policy::{Mask, Payer};
 use crate::engine::settle::Accumulator;
 use crate::engine::{claim, settle, ClaimError, Policy};
 use crate::money::to_fen;
+use chrono::Datelike;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -176,6 +178,96 @@ struct Fold {
     rows: Vec<(u32, Vec<i64>)>,
 }
 
+/// A policy's view of a claim set's interned strings: what each level,
+/// category list, medical type, diagnosis and item kind means under the
+/// policy, computed once per distinct value with the policy's own look-ups
+/// (`level_index`, `category_mask`, `medical_type_index`, `groups_of`,
+/// `is_free_item_kind`).
+pub(crate) struct Binding {
+    level: Vec<Option<usize>>,
+    cats: Vec<Option<Mask>>,
+    medical_type: Vec<Option<usize>>,
+    groups: Vec<Mask>,
+    no_diagnosis: Mask,
+    free: Vec<bool>,
+}
+
+impl Binding {
+    pub fn new(set: &ClaimSet, p: &Policy) -> Binding {
+        Binding {
+            level: set.levels.iter().map(|l| p.level_index(l)).collect(),
+            cats: set
+                .category_lists
+                .iter()
+                .map(|l| p.category_mask(l).ok())
+                .collect(),
+            medical_type: set
+                .medical_types
+                .iter()
+                .map(|m| p.medical_type_index(m))
+                .collect(),
+            groups: set.diagnoses.iter().map(|d| p.groups_of(Some(d))).collect(),
+            no_diagnosis: p.groups_of(None),
+            free: set.kinds.iter().map(|k| p.is_free_item_kind(k)).collect(),
+        }
+    }
+}
+
+/// Bind one claim to a policy: the identity and resolved claim that
+/// `engine::claim::stated_identity` and `engine::claim::resolve` give for
+/// it (a test holds the two to each other), written into `out` so that the
+/// item buffer is reused. A claim the tables refuse goes to the engine
+/// itself, which words the refusal.
+pub(crate) fn bind(
+    set: &ClaimSet,
+    policy: &Policy,
+    b: &Binding,
+    c: &SimClaim,
+    out: &mut ResolvedClaim,
+) -> Result<Identity, ClaimError> {
+    let level = if c.level == NONE {
+        None
+    } else {
+        b.level[c.level as usize]
+    };
+    if let (Some(level), Some(categories), Some(medical_type)) = (
+        level,
+        b.cats[c.categories as usize],
+        b.medical_type[c.medical_type as usize],
+    ) {
+        if policy.covers(c.discharged) {
+            out.medical_type = medical_type;
+            out.year = c.discharged.year();
+            out.groups = if c.diagnosis == NONE {
+                b.no_diagnosis
+            } else {
+                b.groups[c.diagnosis as usize]
+            };
+            out.items.clear();
+            out.items.extend(c.items.iter().map(|it| ResolvedItem {
+                class: it.class,
+                amount_fen: it.amount_fen,
+                limit_fen: (it.limit_fen >= 0).then_some(it.limit_fen),
+                free_kind: b.free[it.kind as usize],
+            }));
+            return Ok(Identity { categories, level });
+        }
+    }
+    let claim = set.to_claim(c);
+    let who = claim::stated_identity(policy, &claim)?;
+    *out = claim::resolve(policy, &claim)?;
+    Ok(who)
+}
+
+/// What one person's replay under one policy needs.
+struct Ctx<'a> {
+    set: &'a ClaimSet,
+    policy: &'a Policy,
+    binding: &'a Binding,
+    lay: &'a Layout,
+    max_refusals: usize,
+}
+
 /// Replay `set` under `policies` (the first is the baseline) and report.
 pub fn simulate(
     set: &ClaimSet,
@@ -200,6 +292,10 @@ pub(crate) fn replay(
         width += l.metric_width();
         layouts.push(l);
     }
+    let bindings: Vec<Binding> = policies
+        .iter()
+        .map(|p| Binding::new(set, p.policy))
+        .collect();
     progress.start("settling", set.claims.len() as u64);
     let new_fold = || Fold {
         policies: vec![PolicyAgg::default(); policies.len()],
@@ -215,13 +311,18 @@ pub(crate) fn replay(
             let claims = set.person_claims(pi);
             let mut row = vec![0i64; width];
             for (k, p) in policies.iter().enumerate() {
+                let ctx = Ctx {
+                    set,
+                    policy: p.policy,
+                    binding: &bindings[k],
+                    lay: &layouts[k],
+                    max_refusals,
+                };
                 replay_person(
+                    &ctx,
                     claims,
-                    p.policy,
-                    &layouts[k],
                     &mut f.policies[k],
                     &mut row[layouts[k].offset..],
-                    max_refusals,
                 );
             }
             f.rows.push((pi as u32, row));
@@ -245,7 +346,16 @@ pub(crate) fn replay(
     for (_, r) in rows {
         matrix.extend_from_slice(&r);
     }
+    let t = std::time::Instant::now();
     let replicates = bootstrap(&matrix, width, opts.bootstrap, opts.seed, progress);
+    if std::env::var_os("MEDAID_TIMING").is_some() {
+        eprintln!(
+            "timing: bootstrap {:?} ({} persons × {} columns)",
+            t.elapsed(),
+            matrix.len() / width.max(1),
+            width
+        );
+    }
     Raw {
         layouts,
         policies: aggs,
@@ -273,14 +383,14 @@ fn merge(a: &mut PolicyAgg, b: PolicyAgg, max_refusals: usize) {
 }
 
 /// One person's claims under one policy, with fresh annual accumulators.
-fn replay_person(
-    claims: &[SimClaim],
-    policy: &Policy,
-    lay: &Layout,
-    agg: &mut PolicyAgg,
-    metrics: &mut [i64],
-    max_refusals: usize,
-) {
+fn replay_person(ctx: &Ctx, claims: &[SimClaim], agg: &mut PolicyAgg, metrics: &mut [i64]) {
+    let (policy, lay, max_refusals) = (ctx.policy, ctx.lay, ctx.max_refusals);
+    let mut resolved = ResolvedClaim {
+        medical_type: 0,
+        year: 0,
+        groups: 0,
+        items: Vec::with_capacity(16),
+    };
     let pw = lay.person_width();
     // The person's own cells: (dim, key) → sums; persons are counted from
     // these once the person is done.
@@ -290,18 +400,11 @@ fn replay_person(
     let mut year: Option<i32> = None;
     let (mut py_oop, mut py_total, mut py_any) = (0i64, 0i64, false);
     for c in claims {
-        // The same calls, in the same order, as `engine::settle_stated`.
-        let who = match claim::stated_identity(policy, &c.claim) {
+        // What `engine::settle_stated` does: identity, resolve, settle.
+        let who = match bind(ctx.set, policy, ctx.binding, c, &mut resolved) {
             Ok(w) => w,
             Err(e) => {
-                refuse(agg, c.line, e, max_refusals);
-                continue;
-            }
-        };
-        let resolved = match claim::resolve(policy, &c.claim) {
-            Ok(r) => r,
-            Err(e) => {
-                refuse(agg, c.line, e, max_refusals);
+                refuse(agg, c.line as usize, e, max_refusals);
                 continue;
             }
         };
@@ -348,9 +451,9 @@ fn replay_person(
         }
         for key in [
             (DIM_ALL, 0),
-            (DIM_CATEGORY, c.cats_key),
-            (DIM_MONTH, c.month_key),
-            (DIM_LEVEL, c.level_key),
+            (DIM_CATEGORY, ctx.set.set_of_list[c.categories as usize]),
+            (DIM_MONTH, c.month_key()),
+            (DIM_LEVEL, c.level),
         ] {
             match cells.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => v.iter_mut().zip(&line).for_each(|(x, y)| *x += y),
@@ -415,29 +518,79 @@ pub(crate) fn bootstrap(
         return Vec::new();
     }
     progress.start("bootstrap", replicates as u64);
+    // Columns that are zero for everyone (a payer no policy has) stay zero.
+    let active: Vec<usize> = (0..width)
+        .filter(|&c| (0..n).any(|r| matrix[r * width + c] != 0))
+        .collect();
+    let a = active.len();
+    // Sums in f64 are exact integers while every partial sum stays below
+    // 2^53: a replicate draws n persons, so n × max |v| bounds them. Beyond
+    // that (never for a county's claims) the sums are taken in i64.
+    let max_abs = active
+        .iter()
+        .flat_map(|&c| (0..n).map(move |r| matrix[r * width + c].unsigned_abs()))
+        .max()
+        .unwrap_or(0);
+    let exact_in_f64 = (max_abs as u128) * (n as u128) < (1u128 << 53);
+    let compact: Vec<f64> = if exact_in_f64 {
+        (0..n)
+            .flat_map(|r| active.iter().map(move |&c| matrix[r * width + c] as f64))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let blocks: Vec<usize> = (0..replicates.div_ceil(BLOCK)).collect();
     let out: Vec<Vec<Vec<i64>>> = blocks
         .par_iter()
         .map(|&blk| {
             let first = blk * BLOCK;
             let k = BLOCK.min(replicates - first);
-            let mut counts = vec![0u32; n * BLOCK];
-            for j in 0..k {
+            // One small array per replicate keeps the random increments in
+            // cache; they are interleaved row by row afterwards.
+            let mut per: Vec<Vec<u32>> = vec![vec![0u32; n]; k];
+            for (j, c) in per.iter_mut().enumerate() {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 rng.set_stream((first + j) as u64);
+                let n32 = n as u32; // persons are indexed by u32 throughout
                 for _ in 0..n {
-                    counts[rng.gen_range(0..n) * BLOCK + j] += 1;
+                    c[rng.gen_range(0..n32) as usize] += 1;
                 }
             }
+            let counts: Vec<[f64; BLOCK]> = (0..n)
+                .map(|r| {
+                    let mut w = [0f64; BLOCK];
+                    for (j, c) in per.iter().enumerate() {
+                        w[j] = c[r] as f64;
+                    }
+                    w
+                })
+                .collect();
+            drop(per);
             let mut sums = vec![vec![0i64; width]; k];
-            for r in 0..n {
-                let row = &matrix[r * width..(r + 1) * width];
-                let w = &counts[r * BLOCK..r * BLOCK + k];
-                for (j, &c) in w.iter().enumerate() {
-                    if c != 0 {
-                        let c = c as i64;
-                        for (s, v) in sums[j].iter_mut().zip(row) {
-                            *s += c * v;
+            if exact_in_f64 {
+                let mut acc = vec![[0f64; BLOCK]; a];
+                for (r, w) in counts.iter().enumerate() {
+                    let row = &compact[r * a..(r + 1) * a];
+                    for (s, &v) in acc.iter_mut().zip(row) {
+                        for j in 0..BLOCK {
+                            s[j] += w[j] * v;
+                        }
+                    }
+                }
+                for (c, s) in active.iter().zip(&acc) {
+                    for j in 0..k {
+                        sums[j][*c] = s[j] as i64;
+                    }
+                }
+            } else {
+                for (r, w) in counts.iter().enumerate() {
+                    let row = &matrix[r * width..(r + 1) * width];
+                    for j in 0..k {
+                        let c = w[j] as i64;
+                        if c != 0 {
+                            for (s, v) in sums[j].iter_mut().zip(row) {
+                                *s += c * v;
+                            }
                         }
                     }
                 }
@@ -475,6 +628,82 @@ mod tests {
     use crate::sim::NoProgress;
     use rust_decimal_macros::dec;
 
+    /// The binding tables must give exactly what the engine's own
+    /// `stated_identity` and `resolve` give, for every claim and policy.
+    #[test]
+    fn binding_agrees_with_the_engine() {
+        use crate::sim::generate::{GenOptions, Generator};
+        use crate::sim::{ClaimSet, Growth};
+        let texts = [
+            include_str!("../../fixtures/policies/wolong-2017.toml"),
+            include_str!("../../fixtures/policies/wolong-2023.toml"),
+            include_str!("../../fixtures/design/policy.toml"),
+        ];
+        let policies: Vec<Policy> = texts
+            .iter()
+            .map(|t| Policy::from_toml(t, "t").unwrap())
+            .collect();
+        let mut claims = Vec::new();
+        for (p, year) in [(&policies[0], 2017), (&policies[1], 2023)] {
+            let g = Generator::new(
+                p,
+                &GenOptions {
+                    persons: 150,
+                    year,
+                    seed: 5,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            claims.extend(g.persons().into_iter().flat_map(|p| p.claims));
+        }
+        // Odd claims: spelling, absent and undeclared ids.
+        let base = claims[0].clone();
+        let mut odd = Vec::new();
+        for k in 0..9 {
+            let mut c = base.clone();
+            c.claim_id = format!("odd-{k}");
+            match k {
+                0 => c.diagnoses = vec!["  c34.1 ".into()],
+                1 => c.diagnoses.clear(),
+                2 => c.hospital_level = None,
+                3 => c.hospital_level = Some("moon".into()),
+                4 => c.categories = vec!["dibao".into(), "nobody".into()],
+                5 => c.medical_type = "daycare".into(),
+                6 => c.items[0].kind = " Registration ".into(),
+                7 => c.categories.clear(),
+                _ => c.categories = vec!["poverty".into(), "dibao".into(), "poverty".into()],
+            }
+            odd.push(c);
+        }
+        claims.extend(odd);
+        let set = ClaimSet::from_claims(&claims, Growth::default());
+        let by_id: std::collections::HashMap<&str, &crate::engine::Claim> =
+            claims.iter().map(|c| (c.claim_id.as_str(), c)).collect();
+        let mut refused = 0;
+        for p in &policies {
+            let b = Binding::new(&set, p);
+            let mut out = ResolvedClaim {
+                medical_type: 0,
+                year: 0,
+                groups: 0,
+                items: Vec::new(),
+            };
+            for c in &set.claims {
+                let original = by_id[&*c.claim_id];
+                let engine = claim::stated_identity(p, original)
+                    .and_then(|who| claim::resolve(p, original).map(|r| (who, r)));
+                let ours = bind(&set, p, &b, c, &mut out).map(|who| (who, out.clone()));
+                assert_eq!(ours, engine, "policy {} claim {}", p.id, c.claim_id);
+                refused += usize::from(engine.is_err());
+            }
+        }
+        assert!(
+            refused > 100,
+            "the odd claims and other years are refused: {refused}"
+        );
+    }
+
     #[test]
     fn quantiles_interpolate_and_round_to_the_fen() {
         let v: Vec<i64> = (1..=200).map(|x| x * 100).collect();
@@ -498,6 +727,12 @@ mod tests {
         assert_eq!(a.len(), 50);
         let c = bootstrap(&matrix, 3, 50, 43, &NoProgress);
         assert_ne!(a, c);
+        // the i64 path (huge values) gives the same sums as the f64 path
+        let big: Vec<i64> = matrix.iter().map(|v| v * (1 << 40)).collect();
+        let d = bootstrap(&big, 3, 50, 42, &NoProgress);
+        for (x, y) in a.iter().zip(&d) {
+            assert_eq!(x.iter().map(|v| v * (1 << 40)).collect::<Vec<_>>(), *y);
+        }
         // each replicate draws as many persons as there are
         let ones = vec![1i64; 1000];
         assert!(bootstrap(&ones, 1, 9, 1, &NoProgress)
