@@ -347,7 +347,7 @@ pub(crate) fn replay(
         matrix.extend_from_slice(&r);
     }
     let t = std::time::Instant::now();
-    let replicates = bootstrap(&matrix, width, opts.bootstrap, opts.seed, progress);
+    let replicates = bootstrap_derived(&layouts, &matrix, width, opts, progress);
     if std::env::var_os("MEDAID_TIMING").is_some() {
         eprintln!(
             "timing: bootstrap {:?} ({} persons × {} columns)",
@@ -498,6 +498,56 @@ fn refuse(agg: &mut PolicyAgg, line: usize, e: ClaimError, max: usize) {
     }
 }
 
+/// Bootstrap the columns that are not sums of others — each policy's total,
+/// hospital waivers and layers — and derive the rest per replicate from the
+/// conservation rules (fund = Σ layers, payer = Σ its layers, patient =
+/// total − waived − fund), which hold exactly for every claim and hence for
+/// every resample.
+fn bootstrap_derived(
+    layouts: &[Layout],
+    matrix: &[i64],
+    width: usize,
+    opts: &SimOptions,
+    progress: &dyn Progress,
+) -> Vec<Vec<i64>> {
+    let n = matrix.len().checked_div(width).unwrap_or(0);
+    let base: Vec<usize> = layouts
+        .iter()
+        .flat_map(|l| {
+            [l.offset + Layout::M_TOTAL, l.offset + Layout::M_WAIVED]
+                .into_iter()
+                .chain((0..l.layers).map(|i| l.offset + l.m_layer(i)))
+        })
+        .collect();
+    let b = base.len();
+    let mut small = Vec::with_capacity(n * b);
+    for r in 0..n {
+        small.extend(base.iter().map(|&c| matrix[r * width + c]));
+    }
+    bootstrap(&small, b, opts.bootstrap, opts.seed, progress)
+        .into_iter()
+        .map(|rb| {
+            let mut full = vec![0i64; width];
+            for (k, &c) in base.iter().enumerate() {
+                full[c] = rb[k];
+            }
+            for l in layouts {
+                let o = l.offset;
+                let mut fund = 0;
+                for i in 0..l.layers {
+                    let v = full[o + l.m_layer(i)];
+                    fund += v;
+                    full[o + l.m_payer(l.payer_of_layer[i])] += v;
+                }
+                full[o + Layout::M_FUND] = fund;
+                full[o + Layout::M_PATIENT] =
+                    full[o + Layout::M_TOTAL] - full[o + Layout::M_WAIVED] - fund;
+            }
+            full
+        })
+        .collect()
+}
+
 /// Replicates processed together, so that the matrix is streamed once per
 /// block rather than once per replicate.
 const BLOCK: usize = 8;
@@ -518,10 +568,27 @@ pub(crate) fn bootstrap(
         return Vec::new();
     }
     progress.start("bootstrap", replicates as u64);
-    // Columns that are zero for everyone (a payer no policy has) stay zero.
-    let active: Vec<usize> = (0..width)
-        .filter(|&c| (0..n).any(|r| matrix[r * width + c] != 0))
+    // Columns that are zero for everyone (a payer no policy has) stay zero,
+    // and a column equal to an earlier one (a layer two policies share) has
+    // the same sums: only the distinct ones are resampled.
+    let column = |c: usize| (0..n).map(move |r| matrix[r * width + c]);
+    let nonzero: Vec<usize> = (0..width).filter(|&c| column(c).any(|v| v != 0)).collect();
+    let hashes: Vec<u64> = nonzero
+        .iter()
+        .map(|&c| column(c).fold(0u64, |h, v| super::mix64(h ^ v as u64)))
         .collect();
+    let mut active: Vec<usize> = Vec::new();
+    let mut same_as: Vec<(usize, usize)> = Vec::new(); // (column, distinct column it equals)
+    for (i, &c) in nonzero.iter().enumerate() {
+        let twin = nonzero[..i]
+            .iter()
+            .zip(&hashes)
+            .find(|(&d, &h)| h == hashes[i] && active.contains(&d) && column(d).eq(column(c)));
+        match twin {
+            Some((&d, _)) => same_as.push((c, d)),
+            None => active.push(c),
+        }
+    }
     let a = active.len();
     // Sums in f64 are exact integers while every partial sum stays below
     // 2^53: a replicate draws n persons, so n × max |v| bounds them. Beyond
@@ -546,16 +613,33 @@ pub(crate) fn bootstrap(
             let first = blk * BLOCK;
             let k = BLOCK.min(replicates - first);
             // One small array per replicate keeps the random increments in
-            // cache; they are interleaved row by row afterwards.
-            let mut per: Vec<Vec<u32>> = vec![vec![0u32; n]; k];
-            for (j, c) in per.iter_mut().enumerate() {
+            // cache (u16: 800 kB for 400,000 persons); they are interleaved
+            // row by row afterwards. A count that would pass 65,535 (never
+            // seen; the expected count is 1) makes the replicate recount in
+            // u32, so the draw is the same either way.
+            let n32 = n as u32; // persons are indexed by u32 throughout
+            let draw = |j: usize| -> Vec<u32> {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 rng.set_stream((first + j) as u64);
-                let n32 = n as u32; // persons are indexed by u32 throughout
+                let mut c16 = vec![0u16; n];
+                let mut overflow = false;
                 for _ in 0..n {
-                    c[rng.gen_range(0..n32) as usize] += 1;
+                    let c = &mut c16[rng.gen_range(0..n32) as usize];
+                    overflow |= *c == u16::MAX;
+                    *c = c.saturating_add(1);
                 }
-            }
+                if !overflow {
+                    return c16.into_iter().map(u32::from).collect();
+                }
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream((first + j) as u64);
+                let mut c32 = vec![0u32; n];
+                for _ in 0..n {
+                    c32[rng.gen_range(0..n32) as usize] += 1;
+                }
+                c32
+            };
+            let per: Vec<Vec<u32>> = (0..k).map(draw).collect();
             let counts: Vec<[f64; BLOCK]> = (0..n)
                 .map(|r| {
                     let mut w = [0f64; BLOCK];
@@ -580,6 +664,11 @@ pub(crate) fn bootstrap(
                 for (c, s) in active.iter().zip(&acc) {
                     for j in 0..k {
                         sums[j][*c] = s[j] as i64;
+                    }
+                }
+                for &(c, d) in &same_as {
+                    for row in sums.iter_mut() {
+                        row[c] = row[d];
                     }
                 }
             } else {
