@@ -45,6 +45,15 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
     /// A synthetic population: registry, claims and hospitals, seeded.
     Generate(simulate::GenerateArgs),
+    /// Check every invariant of the stored settlements (conservation,
+    /// reversals, accumulators); exit 1 if any is broken.
+    Audit {
+        #[command(flatten)]
+        db: DatabaseArg,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The HTTP settlement service (DESIGN.md §7).
     Serve {
         /// Address to listen on.
@@ -182,6 +191,38 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Registry(RegistryCommand::Import { file, db }) => {
             block_on(setup::registry_import(&db.database_url, &file))
+        }
+        Command::Audit { db, json } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = rt.block_on(async {
+                let db = setup::open(&db.database_url).await?;
+                anyhow::Ok(db.audit().await?)
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for f in &report.findings {
+                    println!("{}: {}: {}", f.check, f.subject, f.detail);
+                }
+                println!(
+                    "audited {} settlements, {} reversals, {} accumulators: {}",
+                    report.settlements,
+                    report.reversals,
+                    report.accumulators,
+                    if report.findings.is_empty() {
+                        "all invariants hold".to_string()
+                    } else {
+                        format!("{} finding(s)", report.findings.len())
+                    }
+                );
+            }
+            Ok(if report.findings.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Keys(KeysCommand::Create { role, hospital, db }) => block_on(setup::keys_create(
             &db.database_url,

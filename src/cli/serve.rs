@@ -16,6 +16,8 @@ const DEMO_REGISTRY: &str = include_str!("../../fixtures/demo/registry.csv");
 /// The hospital of the demo key: a county hospital, as in the DESIGN.md
 /// example claim.
 const DEMO_HOSPITAL: &str = "H0002";
+/// Where `--demo` also writes its key (in the current folder).
+pub const DEMO_KEY_FILE: &str = "medaid-demo.key";
 /// The policy `--demo` uses when the policy folder holds none.
 const DEMO_POLICY: &str = include_str!("../../fixtures/design/policy.toml");
 
@@ -102,11 +104,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         db.backend().as_str()
     );
     if let Some(key) = demo_key {
+        // Also in a file, so the README's curl works without copying.
+        let saved = std::fs::write(DEMO_KEY_FILE, format!("{key}\n")).is_ok();
         println!("demo hospital key ({DEMO_HOSPITAL}): {key}");
-        println!("try:");
-        println!(
-            "  curl -s -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' --data @fixtures/demo/claim.json http://{addr}/v1/settlements"
-        );
+        if saved {
+            println!("(also in {DEMO_KEY_FILE}) try:");
+            println!(
+                "  curl -s -H \"Authorization: Bearer $(cat {DEMO_KEY_FILE})\" -H 'Content-Type: application/json' --data @fixtures/demo/claim.json http://{addr}/v1/settlements"
+            );
+        } else {
+            println!("try:");
+            println!(
+                "  curl -s -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' --data @fixtures/demo/claim.json http://{addr}/v1/settlements"
+            );
+        }
     }
     http::serve(listener, ctx, shutdown_signal()).await?;
     db.close().await;

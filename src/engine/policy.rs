@@ -376,15 +376,22 @@ impl Policy {
         })?;
         let mut v = Validator::default();
         let policy = v.policy(&root, text);
-        if v.errors.is_empty() {
-            let mut p = policy.expect("a policy is built when there are no errors");
-            p.warnings = v.warnings;
-            Ok(p)
-        } else {
-            Err(PolicyErrors {
-                source_name: source_name.to_string(),
-                errors: v.errors,
-            })
+        match policy {
+            Some(mut p) if v.errors.is_empty() => {
+                p.warnings = v.warnings;
+                Ok(p)
+            }
+            _ => {
+                if v.errors.is_empty() {
+                    // every path that builds no policy reports why; never
+                    // let a silent gap through as an empty error list
+                    v.err("policy", Some(&root), "could not be read");
+                }
+                Err(PolicyErrors {
+                    source_name: source_name.to_string(),
+                    errors: v.errors,
+                })
+            }
         }
     }
 
@@ -961,7 +968,11 @@ impl Validator {
                             prefixes.push(p);
                         }
                         if prefixes.is_empty() {
-                            self.err(&join(&path, "icd10"), Some(n), "list at least one prefix");
+                            self.warnings.push(PolicyError {
+                                path: join(&path, "icd10"),
+                                line: n.line,
+                                message: "no prefixes: this group matches no diagnosis".into(),
+                            });
                         }
                     }
                 }
@@ -1224,6 +1235,20 @@ impl Validator {
             let bands = l
                 .get("bands")
                 .and_then(|n| self.bands(&join(path, "bands"), n));
+            if let Some(b) = l.get("bands") {
+                for k in ["ratio", "ratio_by_category"] {
+                    if l.get(k).is_some() {
+                        self.warnings.push(PolicyError {
+                            path: join(path, k),
+                            line: l.get(k).and_then(|n| n.line),
+                            message: format!(
+                                "ignored: the layer has `bands` (line {}), whose ratios apply",
+                                b.line.map_or("?".to_string(), |x| x.to_string())
+                            ),
+                        });
+                    }
+                }
+            }
             if l.get("ratio").is_none()
                 && l.get("ratio_by_category").is_none()
                 && l.get("bands").is_none()
@@ -1410,7 +1435,7 @@ impl Validator {
                             ok = false;
                         }
                         let floor = prev.unwrap_or(Decimal::ZERO);
-                        if d <= floor && (prev.is_some() || d.is_zero()) {
+                        if prev.is_some() && d <= floor {
                             self.err(
                                 &join(&bp, "upto"),
                                 Some(u),
@@ -1629,6 +1654,22 @@ mod tests {
         .unwrap();
         assert_eq!(p.warnings.len(), 1);
         assert_eq!(p.warnings[0].path, "layers[3].note");
+    }
+
+    #[test]
+    fn bands_beside_a_ratio_warn_and_a_zero_first_band_is_allowed() {
+        let text = DESIGN_POLICY.replace(
+            "bands = [ { upto = \"50000\"",
+            "ratio = \"0.9\"\nbands = [ { upto = \"0\", ratio = \"0.1\" }, { upto = \"50000\"",
+        );
+        let p = Policy::from_toml(&text, "t").unwrap();
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        assert_eq!(p.warnings[0].path, "layers[1].ratio");
+        let errs = errors_of(&text.replace(
+            "{ upto = \"50000\", ratio = \"0.50\" }",
+            "{ upto = \"0\", ratio = \"0.50\" }",
+        ));
+        assert_eq!(errs[0].path, "layers[1].bands[1].upto");
     }
 
     #[test]

@@ -135,16 +135,21 @@ impl Computation {
     }
 }
 
-/// Highest value among the person's categories that `table` names.
+/// The value among the person's categories that `table` names which
+/// `better` prefers to every other (`>` for the highest, `<` for the smallest).
 #[inline]
-fn highest(table: &[Option<Decimal>], cats: Mask) -> Option<Decimal> {
+fn pick(
+    table: &[Option<Decimal>],
+    cats: Mask,
+    better: fn(&Decimal, &Decimal) -> bool,
+) -> Option<Decimal> {
     let mut best: Option<Decimal> = None;
     let mut m = cats;
     while m != 0 {
         let i = m.trailing_zeros() as usize;
         m &= m - 1;
         if let Some(Some(v)) = table.get(i) {
-            if best.is_none_or(|b| *v > b) {
+            if best.is_none_or(|b| better(v, &b)) {
                 best = Some(*v);
             }
         }
@@ -152,21 +157,16 @@ fn highest(table: &[Option<Decimal>], cats: Mask) -> Option<Decimal> {
     best
 }
 
+/// Highest value among the person's categories that `table` names.
+#[inline]
+fn highest(table: &[Option<Decimal>], cats: Mask) -> Option<Decimal> {
+    pick(table, cats, |a, b| a > b)
+}
+
 /// Smallest value among the person's categories that `table` names.
 #[inline]
 fn smallest(table: &[Option<Decimal>], cats: Mask) -> Option<Decimal> {
-    let mut best: Option<Decimal> = None;
-    let mut m = cats;
-    while m != 0 {
-        let i = m.trailing_zeros() as usize;
-        m &= m - 1;
-        if let Some(Some(v)) = table.get(i) {
-            if best.is_none_or(|b| *v < b) {
-                best = Some(*v);
-            }
-        }
-    }
-    best
+    pick(table, cats, |a, b| a < b)
 }
 
 /// Whether `layer` applies to this claim and person.

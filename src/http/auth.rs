@@ -86,10 +86,12 @@ impl FromRequestParts<ApiContext> for Caller {
         let text = value
             .to_str()
             .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
+        // The scheme is case-insensitive (RFC 9110 §11.1).
         let key = text
-            .strip_prefix("Bearer ")
-            .or_else(|| text.strip_prefix("bearer "))
-            .map(str::trim)
+            .trim()
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, key)| key.trim())
             .ok_or_else(|| ApiError::unauthorized("expected Authorization: Bearer <key>"))?;
         let bad = || ApiError::unauthorized("invalid API key");
         let id = keys::key_id(key).ok_or_else(bad)?;

@@ -18,6 +18,7 @@ pub fn router() -> Router<ApiContext> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct YearQuery {
     /// The year (default: the current year, China time).
     pub year: Option<String>,

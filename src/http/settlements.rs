@@ -5,6 +5,7 @@ use super::auth::Caller;
 use super::error::{ApiError, Problem};
 use super::openapi::{AnswerDoc, ClaimDoc, SettlementList, SettlementSummary};
 use super::{answer_response, json_response, read_text, ApiContext, View};
+use crate::engine::Claim;
 use crate::money::{fmt2, from_fen};
 use crate::service::{parse_claim, ServiceError};
 use crate::storage::ListFilter;
@@ -28,6 +29,7 @@ pub fn router() -> Router<ApiContext> {
 
 /// `?view=nhsa` answers in the national platform's names.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ViewQuery {
     /// `nhsa` for the national platform's names (DESIGN.md §5a); also
     /// `Accept: application/vnd.nhsa+json`.
@@ -39,18 +41,27 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request("query", e.body_text()))
 }
 
-/// Whether the body is XML (by Content-Type); 415 for anything but JSON or
-/// XML. No Content-Type at all is read as JSON.
-fn is_xml(headers: &HeaderMap) -> Result<bool, ApiError> {
-    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
-        return Ok(false);
-    };
-    let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+/// Whether the body is XML: by Content-Type, or, when the sender named no
+/// useful type (none, `text/plain`, or curl's default
+/// `application/x-www-form-urlencoded`), by its first character. 415 for
+/// anything else.
+fn is_xml(headers: &HeaderMap, body: &str) -> Result<bool, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let media = ct.split(';').next().unwrap_or("").trim();
     if media == "application/xml" || media == "text/xml" || media.ends_with("+xml") {
         Ok(true)
-    } else if media == "application/json" || media.ends_with("+json") || media.is_empty() {
+    } else if media == "application/json" || media.ends_with("+json") {
         Ok(false)
+    } else if media.is_empty()
+        || media == "text/plain"
+        || media == "application/x-www-form-urlencoded"
+        || media == "*/*"
+    {
+        Ok(body.trim_start().starts_with('<'))
     } else {
         Err(
             ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type").field(
@@ -90,12 +101,9 @@ pub async fn settle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let hospital = caller.hospital()?.to_string();
-    let view = View::of(query(q)?.view.as_deref(), &headers)?;
-    let xml = is_xml(&headers)?;
-    let text = read_text(body).await?;
-    let claim =
-        parse_claim(&text, xml).inspect_err(|_| ctx.metrics.outcome("settle", "rejected"))?;
+    let (hospital, view, claim) = claim_request(&caller, q, &headers, body)
+        .await
+        .inspect_err(|_| ctx.metrics.outcome("settle", "rejected"))?;
     // Run to completion even if the client goes away: a settlement either
     // commits whole or not at all, and the retry finds it.
     let service = ctx.service.clone();
@@ -138,6 +146,22 @@ pub async fn settle(
     }
 }
 
+/// What settle and preview both read from a request: the caller's hospital,
+/// the answer's view, and the claim (JSON or XML by Content-Type).
+async fn claim_request(
+    caller: &Caller,
+    q: Result<Query<ViewQuery>, QueryRejection>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(String, View, Claim), ApiError> {
+    let hospital = caller.hospital()?.to_string();
+    let view = View::of(query(q)?.view.as_deref(), headers)?;
+    let text = read_text(body).await?;
+    let xml = is_xml(headers, &text)?;
+    let claim = parse_claim(&text, xml)?;
+    Ok((hospital, view, claim))
+}
+
 /// Preview a settlement (预结算): the same answer on the current
 /// accumulators; nothing is stored.
 #[utoipa::path(post, path = "/v1/settlements/preview", tag = "settlements", params(ViewQuery),
@@ -157,11 +181,7 @@ pub async fn preview(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let hospital = caller.hospital()?.to_string();
-    let view = View::of(query(q)?.view.as_deref(), &headers)?;
-    let xml = is_xml(&headers)?;
-    let text = read_text(body).await?;
-    let claim = parse_claim(&text, xml)?;
+    let (hospital, view, claim) = claim_request(&caller, q, &headers, body).await?;
     let answer = ctx.service.preview(claim, &hospital).await?;
     let json = serde_json::to_string(&answer).map_err(|_| ApiError::internal())?;
     Ok(answer_response(StatusCode::OK, json, view))
@@ -199,6 +219,7 @@ pub async fn read(
 
 /// Filters and page of the settlement list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only this person's settlements.
     pub person: Option<String>,
@@ -357,10 +378,24 @@ pub async fn slip(
         .person_name(&s.person_id)
         .await
         .map_err(ServiceError::from)?;
+    let medical_type = ctx
+        .service
+        .policies
+        .iter()
+        .find(|p| p.id == answer.policy_id)
+        .and_then(|p| {
+            p.medical_types
+                .iter()
+                .find(|(id, _)| *id == answer.medical_type)
+        })
+        .map(|(_, label)| label.as_str());
     let html = super::slip::render(
         &answer,
-        hospital.as_ref().map(|h| h.name.as_str()),
-        person_name.as_deref(),
+        &super::slip::Labels {
+            hospital: hospital.as_ref().map(|h| h.name.as_str()),
+            person: person_name.as_deref(),
+            medical_type,
+        },
     );
     let mut resp = (StatusCode::OK, html).into_response();
     resp.headers_mut().insert(

@@ -33,8 +33,16 @@ fn payer_label(payer: &str) -> &'static str {
     }
 }
 
+/// Names from the records for what the answer holds as ids.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Labels<'a> {
+    pub hospital: Option<&'a str>,
+    pub person: Option<&'a str>,
+    pub medical_type: Option<&'a str>,
+}
+
 /// Render the slip of `a`.
-pub fn render(a: &Answer, hospital_name: Option<&str>, person_name: Option<&str>) -> String {
+pub fn render(a: &Answer, labels: &Labels<'_>) -> String {
     let e = escape;
     let mut h = String::with_capacity(8 * 1024);
     let cancelled = a.status.as_deref() == Some("cancelled");
@@ -59,7 +67,7 @@ ol {{ padding-left: 1.5em; }}
 <p class="sub">{hospital}</p>
 "#,
         claim = e(&a.claim_id),
-        hospital = e(hospital_name.unwrap_or(&a.hospital)),
+        hospital = e(labels.hospital.unwrap_or(&a.hospital)),
     );
     if cancelled {
         h.push_str("<p class=\"void\">已撤销（本结算已冲红，不得作为报销凭证）</p>\n");
@@ -80,11 +88,11 @@ ol {{ padding-left: 1.5em; }}
 <table>
 <tr><th>支付方</th><th>类别</th><th class="num">起付线</th><th class="num">比例</th><th class="num">支付金额</th></tr>
 "#,
-        name = e(person_name.unwrap_or("")),
+        name = e(labels.person.unwrap_or("")),
         person = e(&a.person_id),
         claim = e(&a.claim_id),
         sid = e(a.settlement_id.as_deref().unwrap_or("")),
-        mtype = e(&a.medical_type),
+        mtype = e(labels.medical_type.unwrap_or(&a.medical_type)),
         at = e(a.settled_at.as_deref().unwrap_or("")),
         policy = e(&a.policy_id),
         year = a.year,

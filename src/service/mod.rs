@@ -490,6 +490,18 @@ impl Service {
                 .iter()
                 .filter_map(|c| policy.category_index(c))
                 .fold(0, |m, i| m | engine::policy::bit(i));
+            // A cap by disease group depends on each claim's diagnosis: show
+            // the largest that applied to one of the person's claims this
+            // year (the default before any claim), so `paid` never shows
+            // above `cap`.
+            let groups: Vec<engine::policy::Mask> = self
+                .db
+                .active_claims_of(person_id, year)
+                .await?
+                .iter()
+                .filter_map(|j| serde_json::from_str::<Diagnoses>(j).ok())
+                .map(|d| policy.groups_of(d.diagnoses.first().map(String::as_str)))
+                .collect();
             for l in &policy.layers {
                 let acc = stored
                     .iter()
@@ -500,7 +512,13 @@ impl Service {
                     .cap
                     .as_ref()
                     .filter(|c| c.per_year && c.exempt & mask == 0)
-                    .map(|c| c.default);
+                    .map(|c| {
+                        groups
+                            .iter()
+                            .map(|g| c.amount_for(*g))
+                            .max()
+                            .unwrap_or(c.default)
+                    });
                 layers.push(line(&l.id, &acc, cap));
                 shown.push(&l.id);
             }
@@ -517,6 +535,13 @@ impl Service {
             layers,
         })
     }
+}
+
+/// The one field of a stored claim the accumulators view needs.
+#[derive(serde::Deserialize)]
+struct Diagnoses {
+    #[serde(default)]
+    diagnoses: Vec<String>,
 }
 
 fn line(id: &str, acc: &Accumulator, cap: Option<rust_decimal::Decimal>) -> AccumulatorLine {

@@ -1135,7 +1135,7 @@ pub fn write_text(r: &SimReport, out: &mut dyn Write) -> std::io::Result<()> {
         for l in &p.layers {
             writeln!(
                 out,
-                "  layer {:<14} {:>16}  {:>7} claims {:>7} persons{}{}",
+                "  layer {:<18} {:>16}  {:>7} claims {:>7} persons{}{}",
                 l.id,
                 l.paid,
                 l.claims,
@@ -1147,7 +1147,7 @@ pub fn write_text(r: &SimReport, out: &mut dyn Write) -> std::io::Result<()> {
         for y in &p.payers {
             writeln!(
                 out,
-                "  payer {:<14} {:>16}{}{}",
+                "  payer {:<18} {:>16}{}{}",
                 y.payer,
                 y.paid,
                 pct_interval(&y.interval),

@@ -4,7 +4,7 @@
 //! embedded SQLite file (the default, one process) and PostgreSQL (several
 //! `medaid serve` processes sharing one database). The SQL text is shared —
 //! `$1` placeholders work on both — and every function is written once: the
-//! [`with_pool!`] macro expands its body for each backend's concrete pool
+//! `with_pool!` macro expands its body for each backend's concrete pool
 //! type, so there is no `Any` driver in between and no generic bounds soup.
 //!
 //! Money is integer fen (`BIGINT`), exact on both databases. Dates are ISO
@@ -24,6 +24,7 @@
 //!   so two processes settling for one person queue on those rows and an
 //!   annual cap can never be overspent.
 
+pub mod audit;
 pub mod directory;
 pub mod keys;
 pub mod settlements;
@@ -190,7 +191,17 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(60))
                 .connect_with(options)
                 .await?;
-            SQLITE_MIGRATIONS.run(&pool).await?;
+            // Two processes creating one new file race to migrate it (SQLite
+            // has no migration lock): the loser fails on "table exists";
+            // once the winner has committed, running again is a no-op.
+            let mut attempt = 0;
+            while let Err(e) = SQLITE_MIGRATIONS.run(&pool).await {
+                attempt += 1;
+                if attempt >= 5 {
+                    return Err(e.into());
+                }
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            }
             Inner::Sqlite(pool)
         };
         Ok(Db {

@@ -597,7 +597,7 @@ impl Db {
                 return Ok(CancelOutcome::AlreadyCancelled { answer_json });
             }
             let rev = make(original)?;
-            sqlx::query(&format!(
+            let inserted = sqlx::query(&format!(
                 "INSERT INTO settlements ({SETTLEMENT_COLUMNS})
                  SELECT $1, 'reversal', id, hospital, claim_id, person_id, medical_type, level, region, categories,
                         primary_category, admitted_on, discharged_on, year, policy_id, policy_hash, -total, -free_items,
@@ -612,6 +612,12 @@ impl Db {
             .bind(&original.id)
             .execute(&mut *tx)
             .await?;
+            if inserted.rows_affected() != 1 {
+                return Err(StorageError::Corrupt(format!(
+                    "settlement {} vanished",
+                    original.id
+                )));
+            }
             sqlx::query(
                 "INSERT INTO settlement_layers (settlement_id, position, layer_id, fund_code, payer, applied, cap_limited,
                      base, deductible, eligible, paid)
@@ -689,6 +695,24 @@ impl Db {
                         ),
                     ))
                 })
+                .collect()
+        })
+    }
+
+    /// The claims (as stored) of the person's active settlements in `year`.
+    pub async fn active_claims_of(&self, person_id: &str, year: i32) -> Result<Vec<String>> {
+        with_pool!(self, |pool, backend| {
+            let rows = sqlx::query(
+                "SELECT s.claim_json FROM settlements s LEFT JOIN settlements r ON r.reverses = s.id
+                 WHERE s.person_id = $1 AND s.year = $2 AND s.kind = 'settlement' AND r.id IS NULL
+                 ORDER BY s.seq",
+            )
+            .bind(person_id)
+            .bind(i64::from(year))
+            .fetch_all(pool)
+            .await?;
+            rows.into_iter()
+                .map(|r| r.try_get("claim_json").map_err(Into::into))
                 .collect()
         })
     }

@@ -65,6 +65,16 @@ impl Drop for FreshDb {
     }
 }
 
+/// Say a test was skipped, past the test harness's output capture (which
+/// only takes `print!`/`eprint!`), so it shows in every run.
+pub fn skipped(what: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {what} on PostgreSQL: TEST_DATABASE_URL is not set"
+    );
+}
+
 /// The PostgreSQL server of the tests, or `None` (skipped) without
 /// `TEST_DATABASE_URL`.
 pub fn pg_url() -> Option<String> {
@@ -166,7 +176,7 @@ pub struct TestApp {
     pub h3: String,
     pub centre: String,
     pub admin: String,
-    _fresh: FreshDb,
+    pub _fresh: FreshDb,
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {

@@ -63,7 +63,7 @@ fn serve(url: &str) -> (Child, String) {
 
 async fn two_processes(backend: Backend) {
     let Some(fresh) = fresh_db(backend).await else {
-        eprintln!("skipped two_processes on PostgreSQL: TEST_DATABASE_URL is not set");
+        skipped("two_processes");
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Load test of `medaid serve`: a fresh database (SQLite file or PostgreSQL),
+# set up with the commands of DESIGN.md §7, one release server, and
+# benches/load.rs settling distinct generated claims.
+#
+#   benches/load.sh sqlite   [CONCURRENCY] [TOTAL] [PERSONS]
+#   benches/load.sh postgres [CONCURRENCY] [TOTAL] [PERSONS]   # PGURL, default postgres://postgres@127.0.0.1:5432/test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+backend=${1:-sqlite}
+concurrency=${2:-32}
+total=${3:-5000}
+persons=${4:-1000}
+PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/test}
+
+cargo build --release -q --bin medaid
+cargo bench -q --bench load --no-run 2>/dev/null
+loadbin=$(ls -t target/release/deps/load-* | grep -v "\.d$" | head -n1)
+bin=target/release/medaid
+
+work=$(mktemp -d)
+server=""
+dbname=""
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  [ -n "$dbname" ] && psql "$PGURL" -qc "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+case "$backend" in
+  sqlite) url="sqlite://$work/medaid.db" ;;
+  postgres)
+    dbname="medaid_load_$$"
+    psql "$PGURL" -qc "CREATE DATABASE $dbname" >/dev/null
+    url="${PGURL%/*}/$dbname"
+    ;;
+  *) echo "usage: $0 sqlite|postgres [concurrency] [total] [persons]" >&2; exit 2 ;;
+esac
+
+printf 'code,name,level,region\nH0001,乡镇卫生院,township,411303\nH0002,县医院,county,411303\nH0003,市医院,city,411303\n' > "$work/hospitals.csv"
+{
+  echo "person_id,name,category,valid_from,valid_to"
+  cats=(dibao tekun_centralized tekun_dispersed poverty "")
+  for ((i = 0; i < persons; i++)); do
+    printf '41130320000101%04d,某,%s,2016-01-01,\n' "$i" "${cats[$((i % 5))]}"
+  done
+} > "$work/registry.csv"
+
+"$bin" hospitals import "$work/hospitals.csv" --database-url "$url" >/dev/null
+"$bin" registry import "$work/registry.csv" --database-url "$url" >/dev/null
+keys=""
+for h in H0001 H0002 H0003; do
+  k=$("$bin" keys create --role hospital --hospital $h --database-url "$url" 2>/dev/null | tail -n1)
+  keys="${keys:+$keys,}$k"
+done
+
+MEDAID_LOG=warn "$bin" serve --listen 127.0.0.1:0 --policies fixtures/policies --database-url "$url" > "$work/serve.out" &
+server=$!
+for _ in $(seq 1 100); do
+  grep -q 'listening on' "$work/serve.out" 2>/dev/null && break
+  sleep 0.1
+done
+base=$(grep -o 'http://[0-9.:]*' "$work/serve.out" | head -n1)
+
+echo "backend $backend, $persons persons, $(nproc) cores"
+"$loadbin" --base "$base" --keys "$keys" --concurrency "$concurrency" --total "$total" --persons "$persons"
