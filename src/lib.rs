@@ -29,6 +29,8 @@ pub mod cli;
 pub mod engine;
 pub mod http;
 pub mod money;
+pub mod policy_diff;
 pub mod recon;
 pub mod service;
+pub mod sim;
 pub mod storage;

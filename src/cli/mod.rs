@@ -5,6 +5,7 @@ pub mod reconcile;
 pub mod serve;
 pub mod settle;
 pub mod setup;
+pub mod simulate;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -40,6 +41,11 @@ pub enum Command {
     /// Policies: check a file.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Replay claims under a baseline and scenario policies: what each
+    /// payer pays, the gap against budgets, who gains and who loses.
+    Simulate(simulate::SimulateArgs),
+    /// A synthetic population: registry, claims and hospitals, seeded.
+    Generate(simulate::GenerateArgs),
     /// Check every invariant of the stored settlements (conservation,
     /// reversals, accumulators); exit 1 if any is broken.
     Audit {
@@ -175,6 +181,14 @@ pub enum PolicyCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Every parameter that differs between two policies, in words.
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        /// Print the changes as JSON (path, before, after, text).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Run the command line; the exit code says how it went.
@@ -190,6 +204,9 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Simulate(args) => simulate::simulate(args),
+        Command::Generate(args) => simulate::generate(args),
+        Command::Policy(PolicyCommand::Diff { a, b, json }) => simulate::policy_diff(&a, &b, json),
         Command::Serve {
             listen,
             policies,
