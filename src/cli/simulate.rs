@@ -28,8 +28,26 @@ pub struct SimulateArgs {
     #[arg(long = "scenario", value_name = "POLICY.toml")]
     pub scenarios: Vec<PathBuf>,
     /// Claims: JSON lines as `medaid settle` reads them (`-`: stdin).
-    #[arg(value_name = "CLAIMS.jsonl")]
-    pub claims: PathBuf,
+    #[arg(
+        value_name = "CLAIMS.jsonl",
+        required_unless_present = "database_url",
+        conflicts_with = "database_url"
+    )]
+    pub claims: Option<PathBuf>,
+    /// Replay the claims stored by the service instead (`sqlite://FILE` or
+    /// `postgres://…`): its active settlements (not cancelled, not
+    /// replaced) discharged between `--from` and `--to`, each with the
+    /// registry categories and hospital level it was settled under. With
+    /// it, `--baseline` and `--scenario` may also name a policy the service
+    /// has loaded, by id.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// First discharge date (inclusive) of the stored claims.
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "database_url")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last discharge date (inclusive) of the stored claims.
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "database_url")]
+    pub to: Option<chrono::NaiveDate>,
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -178,11 +196,41 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
     if a.price_growth <= -Decimal::ONE {
         bail!("--price-growth {}: must be more than -1", a.price_growth);
     }
+    if let (Some(f), Some(t)) = (a.from, a.to) {
+        if f > t {
+            bail!("--to {t} is before --from {f}");
+        }
+    }
     let mut files = vec![a.baseline.clone()];
     files.extend(a.scenarios.iter().cloned());
+    // With a database: open it once (the runtime reads the claims later).
+    let rt_db = match &a.database_url {
+        Some(url) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()?;
+            let db = rt.block_on(crate::cli::setup::open(url))?;
+            Some((rt, db))
+        }
+        None => None,
+    };
     let policies = files
         .iter()
-        .map(|f| load_policy(f))
+        .map(|f| match &rt_db {
+            Some((rt, db)) if !f.exists() => {
+                // Not a file: a policy the service loaded, by id.
+                let id = f.display().to_string();
+                match rt.block_on(db.policy_source(&id))? {
+                    Some(text) => Policy::from_toml(&text, &format!("{id} (stored)"))
+                        .map_err(|e| anyhow::anyhow!("{e}")),
+                    None => {
+                        bail!("{id}: no such file, and the database has no policy with this id")
+                    }
+                }
+            }
+            _ => load_policy(f),
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let inputs: Vec<PolicyInput> = policies
@@ -215,20 +263,45 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
         price: a.price_growth,
         seed: a.seed,
     };
+    let claims_name = match (&a.claims, &rt_db) {
+        (Some(c), _) => c.display().to_string(),
+        (None, Some((_, db))) => format!(
+            "stored settlements discharged {} to {} ({})",
+            a.from.map_or("any date".to_string(), |d| d.to_string()),
+            a.to.map_or("any date".to_string(), |d| d.to_string()),
+            db.backend().as_str()
+        ),
+        (None, None) => bail!("give a claims file or --database-url"),
+    };
     let (report, skipped) = pool.install(|| -> anyhow::Result<_> {
         let t = std::time::Instant::now();
         let timing = std::env::var_os("MEDAID_TIMING").is_some();
-        let loaded = load::read_file(&a.claims, a.keep_going, &bar)?;
-        if timing {
-            eprintln!("timing: read {:?}", t.elapsed());
-        }
-        let mut loaded = loaded;
-        let skipped = std::mem::take(&mut loaded.skipped);
-        let set = loaded.finish(growth);
+        let (set, skipped) = match (&a.claims, &rt_db) {
+            (Some(claims), _) => {
+                let mut loaded = load::read_file(claims, a.keep_going, &bar)?;
+                if timing {
+                    eprintln!("timing: read {:?}", t.elapsed());
+                }
+                let skipped = std::mem::take(&mut loaded.skipped);
+                (loaded.finish(growth), skipped)
+            }
+            (None, Some((rt, db))) => {
+                let range = crate::storage::DischargeRange {
+                    from: a.from.map(|d| d.to_string()),
+                    to: a.to.map(|d| d.to_string()),
+                };
+                let set = rt.block_on(crate::service::simulation::load_claim_set(
+                    db, &range, growth,
+                ))?;
+                (set, Vec::new())
+            }
+            (None, None) => bail!("give a claims file or --database-url"),
+        };
         if timing {
             eprintln!("timing: grouped {:?}", t.elapsed());
         }
-        let report = sim::simulate(&set, &inputs, &opts, &bar);
+        let mut report = sim::simulate(&set, &inputs, &opts, &bar);
+        report.input.source = Some(claims_name.clone());
         if timing {
             eprintln!("timing: simulated {:?}", t.elapsed());
         }
@@ -241,11 +314,7 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
     if !a.quiet {
         let mut err = std::io::stderr().lock();
         for (line, e) in skipped.iter().take(10) {
-            writeln!(
-                err,
-                "warning: {}: line {line}: {e} (skipped)",
-                a.claims.display()
-            )?;
+            writeln!(err, "warning: {claims_name}: line {line}: {e} (skipped)")?;
         }
         if skipped.len() > 10 {
             writeln!(err, "warning: {} claims skipped in all", skipped.len())?;

@@ -10,6 +10,7 @@
 
 pub mod keys;
 pub mod recon;
+pub mod simulation;
 
 use crate::engine::{
     self, claim, Accumulator, Answer, Claim, ClaimError, Identity, Policy, ResolvedClaim,

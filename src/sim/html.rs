@@ -358,6 +358,9 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowr
             "未计算区间。".to_string()
         }
     );
+    if let Some(src) = &inp.source {
+        let _ = writeln!(h, "<p class=\"meta\">数据来源：{}</p>", esc(src));
+    }
     h.push_str("<p class=\"meta\">");
     for (i, p) in r.policies.iter().enumerate() {
         let _ = write!(

@@ -12,8 +12,10 @@
 //!
 //! ```text
 //! format            "medaid-simulation/1"
-//! input             claims_read, claims_simulated (after growth), duplicated,
-//!                   dropped, persons, volume_growth, price_growth, growth_seed
+//! input             source (the claims file, or the service's stored
+//!                   settlements of a date range), claims_read,
+//!                   claims_simulated (after growth), duplicated, dropped,
+//!                   persons, volume_growth, price_growth, growth_seed
 //! settings          bootstrap, seed, interval ("90%"), catastrophic, top
 //! budgets[]         key, kind (payer | layer | fund), target, amount
 //! policies[]        one per policy, the baseline first:
@@ -119,6 +121,10 @@ pub struct SimReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct InputInfo {
+    /// Where the claims came from (a file, or the service's stored
+    /// settlements of a date range); absent when not said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub claims_read: usize,
     pub claims_simulated: usize,
     pub duplicated: usize,
@@ -824,6 +830,7 @@ pub(crate) fn build(
     SimReport {
         format: "medaid-simulation/1",
         input: InputInfo {
+            source: None,
             claims_read: set.claims_read,
             claims_simulated: set.claims.len(),
             duplicated: set.duplicated,

@@ -29,6 +29,7 @@ pub mod directory;
 pub mod keys;
 pub mod recon;
 pub mod settlements;
+pub mod simulation;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -44,6 +45,7 @@ pub use settlements::{
     Amounts, CancelOutcome, LayerRow, ListFilter, NewReversal, NewSettlement, SettleKey,
     SettleOutcome, SettlementRow, StoredSettlement, Summary,
 };
+pub use simulation::{DischargeRange, StoredClaim};
 
 /// The embedded database used when no `--database-url` is given.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://medaid.db";
