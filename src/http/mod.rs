@@ -2,7 +2,8 @@
 //!
 //! One module per resource, each exposing `router()`:
 //! [`settlements`] (settle, preview, read, list, cancel, slip),
-//! [`persons`] (accumulators), [`health`] (healthz, metrics) and
+//! [`persons`] (accumulators), [`recon`] (the centre's month),
+//! [`simulations`] (funding-gap simulation), [`health`] (healthz, metrics) and
 //! [`openapi`]. They share one [`ApiContext`], one error type
 //! ([`error::ApiError`], `application/problem+json`) and one caller
 //! extractor ([`auth::Caller`]).
@@ -15,6 +16,7 @@ pub mod openapi;
 pub mod persons;
 pub mod recon;
 pub mod settlements;
+pub mod simulations;
 pub mod slip;
 
 use crate::service::Service;
@@ -54,6 +56,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(settlements::router())
         .merge(persons::router())
         .merge(recon::router())
+        .merge(simulations::router())
         .merge(health::router())
         .merge(openapi::router())
         .fallback(|| async { ApiError::not_found().detail("no such endpoint") })

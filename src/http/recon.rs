@@ -9,7 +9,7 @@
 //! statement, details, clearing and checks only.
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::{json_response, read_text, ApiContext};
 use crate::recon::ledger::LedgerKind;
 use crate::recon::report::{Format, Report};
@@ -156,7 +156,14 @@ fn month_error(month: Month, e: MonthError) -> ApiError {
     }
 }
 
-async fn status(
+#[utoipa::path(get, path = "/v1/reconciliation/{month}", tag = "reconciliation",
+    params(("month" = String, Path, description = "YYYY-MM")),
+    responses(
+        (status = 200, description = "Whether the month is open or closed, and its close/reopen history", body = MonthStatusDoc),
+        (status = 400, description = "Bad month, format or table", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn status(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Path(month): Path<String>,
@@ -169,7 +176,20 @@ async fn status(
     ))
 }
 
-async fn statement(
+#[utoipa::path(get, path = "/v1/reconciliation/{month}/statement", tag = "reconciliation",
+    params(
+        ("month" = String, Path, description = "YYYY-MM"),
+        ("hospital" = Option<String>, Query, description = "one hospital (centre and admin keys); a hospital key reads its own"),
+        ("format" = Option<String>, Query, description = "json (default), csv, xml or xlsx; or by Accept"),
+        ("table" = Option<String>, Query, description = "keep one table (a plain CSV)"),
+    ),
+    responses(
+        (status = 200, description = "The report: JSON {kind, title, params, tables[]}, or CSV, XML, XLSX by `format`/Accept", content((ReportDoc = "application/json"), (String = "text/csv"), (String = "application/xml"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "Bad month, format or table", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside the key's role or hospital", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn statement(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Path(month): Path<String>,
@@ -182,7 +202,20 @@ async fn statement(
     report_response(r, &q, &headers)
 }
 
-async fn details(
+#[utoipa::path(get, path = "/v1/reconciliation/{month}/details", tag = "reconciliation",
+    params(
+        ("month" = String, Path, description = "YYYY-MM"),
+        ("hospital" = Option<String>, Query, description = "one hospital (centre and admin keys); a hospital key reads its own"),
+        ("format" = Option<String>, Query, description = "json (default), csv, xml or xlsx; or by Accept"),
+        ("table" = Option<String>, Query, description = "keep one table (a plain CSV)"),
+    ),
+    responses(
+        (status = 200, description = "The report: JSON {kind, title, params, tables[]}, or CSV, XML, XLSX by `format`/Accept", content((ReportDoc = "application/json"), (String = "text/csv"), (String = "application/xml"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "Bad month, format or table", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside the key's role or hospital", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn details(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Path(month): Path<String>,
@@ -195,7 +228,20 @@ async fn details(
     report_response(r, &q, &headers)
 }
 
-async fn clearing(
+#[utoipa::path(get, path = "/v1/reconciliation/{month}/clearing", tag = "reconciliation",
+    params(
+        ("month" = String, Path, description = "YYYY-MM"),
+        ("hospital" = Option<String>, Query, description = "one hospital (centre and admin keys); a hospital key reads its own"),
+        ("format" = Option<String>, Query, description = "json (default), csv, xml or xlsx; or by Accept"),
+        ("table" = Option<String>, Query, description = "keep one table (a plain CSV)"),
+    ),
+    responses(
+        (status = 200, description = "The report: JSON {kind, title, params, tables[]}, or CSV, XML, XLSX by `format`/Accept", content((ReportDoc = "application/json"), (String = "text/csv"), (String = "application/xml"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "Bad month, format or table", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside the key's role or hospital", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn clearing(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Path(month): Path<String>,
@@ -208,7 +254,20 @@ async fn clearing(
     report_response(r, &q, &headers)
 }
 
-async fn disbursement(
+#[utoipa::path(get, path = "/v1/reconciliation/{month}/disbursement", tag = "reconciliation",
+    params(
+        ("month" = String, Path, description = "YYYY-MM"),
+        ("hospital" = Option<String>, Query, description = "one hospital (centre and admin keys); a hospital key reads its own"),
+        ("format" = Option<String>, Query, description = "json (default), csv, xml or xlsx; or by Accept"),
+        ("table" = Option<String>, Query, description = "keep one table (a plain CSV)"),
+    ),
+    responses(
+        (status = 200, description = "The report: JSON {kind, title, params, tables[]}, or CSV, XML, XLSX by `format`/Accept", content((ReportDoc = "application/json"), (String = "text/csv"), (String = "application/xml"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "Bad month, format or table", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside the key's role or hospital", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn disbursement(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Path(month): Path<String>,
@@ -221,7 +280,21 @@ async fn disbursement(
     report_response(r, &q, &headers)
 }
 
-async fn ledger(
+#[utoipa::path(get, path = "/v1/reconciliation/{month}/ledgers/{kind}", tag = "reconciliation",
+    params(
+        ("month" = String, Path, description = "YYYY-MM"),
+        ("kind" = String, Path, description = "waivers (七免一减), major-disease (大病救治) or floor (财政兜底)",
+    ),
+        ("to" = Option<String>, Query, description = "last month of the period (YYYY-MM; default: month)"),
+        ("group" = Option<String>, Query, description = "major-disease ledger: one disease group"),
+        ("hospital" = Option<String>, Query, description = "one hospital (centre and admin keys); a hospital key reads its own"), ("format" = Option<String>, Query, description = "json (default), csv, xml or xlsx; or by Accept"), ("table" = Option<String>, Query, description = "keep one table (a plain CSV)")),
+    responses(
+        (status = 200, description = "The report: JSON {kind, title, params, tables[]}, or CSV, XML, XLSX by `format`/Accept", content((ReportDoc = "application/json"), (String = "text/csv"), (String = "application/xml"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "Bad month, format or table", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside the key's role or hospital", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn ledger(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Path((month, kind)): Path<(String, String)>,
@@ -246,7 +319,21 @@ async fn ledger(
     report_response(r, &q, &headers)
 }
 
-async fn check_totals(
+#[utoipa::path(post, path = "/v1/reconciliation/{month}/check-totals", tag = "reconciliation",
+    params(
+        ("month" = String, Path, description = "YYYY-MM"),
+        ("hospital" = Option<String>, Query, description = "one hospital (centre and admin keys); a hospital key reads its own"),
+        ("format" = Option<String>, Query, description = "json (default), csv, xml or xlsx; or by Accept"),
+        ("table" = Option<String>, Query, description = "keep one table (a plain CSV)"),
+    ),
+    request_body(content = String, content_type = "text/csv", description = "The hospital's totals (对总账): CSV, JSON or XML (sniffed)"),
+    responses(
+        (status = 200, description = "The report: JSON {kind, title, params, tables[]}, or CSV, XML, XLSX by `format`/Accept", content((ReportDoc = "application/json"), (String = "text/csv"), (String = "application/xml"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "Bad month, format or table", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside the key's role or hospital", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn check_totals(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Path(month): Path<String>,
@@ -264,7 +351,21 @@ async fn check_totals(
     report_response(r, &q, &headers)
 }
 
-async fn check_details(
+#[utoipa::path(post, path = "/v1/reconciliation/{month}/check-details", tag = "reconciliation",
+    params(
+        ("month" = String, Path, description = "YYYY-MM"),
+        ("hospital" = Option<String>, Query, description = "one hospital (centre and admin keys); a hospital key reads its own"),
+        ("format" = Option<String>, Query, description = "json (default), csv, xml or xlsx; or by Accept"),
+        ("table" = Option<String>, Query, description = "keep one table (a plain CSV)"),
+    ),
+    request_body(content = String, content_type = "text/csv", description = "The hospital's detail lines (对明细账): CSV, JSON or XML (sniffed)"),
+    responses(
+        (status = 200, description = "The report: JSON {kind, title, params, tables[]}, or CSV, XML, XLSX by `format`/Accept", content((ReportDoc = "application/json"), (String = "text/csv"), (String = "application/xml"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "Bad month, format or table", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside the key's role or hospital", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn check_details(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Path(month): Path<String>,
@@ -282,7 +383,15 @@ async fn check_details(
     report_response(r, &q, &headers)
 }
 
-async fn close(
+#[utoipa::path(post, path = "/v1/reconciliation/{month}/close", tag = "reconciliation",
+    params(("month" = String, Path, description = "YYYY-MM")),
+    responses(
+        (status = 200, description = "Closed (月结): the statement is stored as it is now", body = MonthStatusDoc),
+        (status = 403, description = "Outside the key's role or hospital", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already closed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn close(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Path(month): Path<String>,
@@ -302,7 +411,17 @@ struct ReopenBody {
     reason: Option<String>,
 }
 
-async fn reopen(
+#[utoipa::path(post, path = "/v1/reconciliation/{month}/reopen", tag = "reconciliation",
+    params(("month" = String, Path, description = "YYYY-MM")),
+    request_body(content = ReopenDoc, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Reopened; the reason is recorded", body = MonthStatusDoc),
+        (status = 400, description = "No reason", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not closed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn reopen(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Path(month): Path<String>,
@@ -341,7 +460,19 @@ struct MatchBody {
     on: Option<chrono::NaiveDate>,
 }
 
-async fn roster_match(
+#[utoipa::path(post, path = "/v1/registry/match", tag = "reconciliation",
+    params(
+        ("format" = Option<String>, Query, description = "json (default), csv, xml or xlsx; or by Accept"),
+        ("table" = Option<String>, Query, description = "keep one table (a plain CSV)"),
+    ),
+    request_body(content = MatchDoc, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The report: JSON {kind, title, params, tables[]}, or CSV, XML, XLSX by `format`/Accept", content((ReportDoc = "application/json"), (String = "text/csv"), (String = "application/xml"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "Unreadable roster", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside the key's role or hospital", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn roster_match(
     caller: Caller,
     Query(q): Query<ReportQuery>,
     headers: HeaderMap,
@@ -368,7 +499,18 @@ async fn roster_match(
     report_response(r, &q, &headers)
 }
 
-async fn resettle_preview(
+#[utoipa::path(get, path = "/v1/registry/resettlements", tag = "reconciliation",
+    params(
+        ("person" = Option<String>, Query, description = "comma-separated person ids (default: every person whose categories changed)"),
+        ("format" = Option<String>, Query, description = "json (default), csv, xml or xlsx; or by Accept"),
+        ("table" = Option<String>, Query, description = "keep one table (a plain CSV)"),
+    ),
+    responses(
+        (status = 200, description = "The report: JSON {kind, title, params, tables[]}, or CSV, XML, XLSX by `format`/Accept", content((ReportDoc = "application/json"), (String = "text/csv"), (String = "application/xml"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 403, description = "Outside the key's role or hospital", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn resettle_preview(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Query(q): Query<ReportQuery>,
@@ -394,7 +536,18 @@ struct ResettleBody {
     persons: Vec<String>,
 }
 
-async fn resettle_confirm(
+#[utoipa::path(post, path = "/v1/registry/resettlements", tag = "reconciliation",
+    params(
+        ("format" = Option<String>, Query, description = "json (default), csv, xml or xlsx; or by Accept"),
+        ("table" = Option<String>, Query, description = "keep one table (a plain CSV)"),
+    ),
+    request_body(content = ResettleDoc, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The report: JSON {kind, title, params, tables[]}, or CSV, XML, XLSX by `format`/Accept", content((ReportDoc = "application/json"), (String = "text/csv"), (String = "application/xml"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 403, description = "Outside the key's role or hospital", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn resettle_confirm(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Query(q): Query<ReportQuery>,
@@ -409,4 +562,58 @@ async fn resettle_confirm(
     })?;
     let r = ctx.service.resettle_confirm(&b.persons).await?;
     report_response(r, &q, &headers)
+}
+
+/// A report (JSON form): its tables, each with named columns and rows.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ReportDoc {
+    /// `statement`, `details`, `clearing`, `check_totals`, …
+    kind: String,
+    title: String,
+    #[schema(value_type = Object)]
+    params: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    tables: Vec<serde_json::Value>,
+}
+
+/// A month's state.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct MonthStatusDoc {
+    #[schema(example = "2017-05")]
+    month: String,
+    /// open | closed
+    status: String,
+    closed_at: Option<String>,
+    closed_by: Option<String>,
+    /// Close and reopen events, oldest first.
+    #[schema(value_type = Vec<Object>)]
+    events: Vec<serde_json::Value>,
+}
+
+/// Why a closed month is reopened.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ReopenDoc {
+    reason: String,
+}
+
+/// Two rosters to compare (信息比对), each the registry CSV.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct MatchDoc {
+    a: String,
+    b: String,
+    a_name: Option<String>,
+    b_name: Option<String>,
+    /// Compare as of this date (YYYY-MM-DD).
+    on: Option<String>,
+}
+
+/// Persons to re-settle (应退应补) under their corrected categories.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ResettleDoc {
+    persons: Vec<String>,
 }
