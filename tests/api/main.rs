@@ -6,6 +6,7 @@ mod audit;
 mod concurrency;
 mod helpers;
 mod processes;
+mod simulations;
 
 use helpers::*;
 use serde_json::{json, Value};
