@@ -43,10 +43,10 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
     /// First discharge date (inclusive) of the stored claims.
-    #[arg(long, value_name = "YYYY-MM-DD", requires = "database_url")]
+    #[arg(long, value_name = "YYYY-MM-DD")]
     pub from: Option<chrono::NaiveDate>,
     /// Last discharge date (inclusive) of the stored claims.
-    #[arg(long, value_name = "YYYY-MM-DD", requires = "database_url")]
+    #[arg(long, value_name = "YYYY-MM-DD")]
     pub to: Option<chrono::NaiveDate>,
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long)]
@@ -195,6 +195,9 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
     }
     if a.price_growth <= -Decimal::ONE {
         bail!("--price-growth {}: must be more than -1", a.price_growth);
+    }
+    if a.database_url.is_none() && (a.from.is_some() || a.to.is_some()) {
+        bail!("--from and --to select stored claims: give --database-url too");
     }
     if let (Some(f), Some(t)) = (a.from, a.to) {
         if f > t {
