@@ -61,14 +61,26 @@ pub async fn load_claim_set(
     range: &DischargeRange,
     growth: Growth,
 ) -> Result<ClaimSet, StorageError> {
+    load_claim_set_paged(db, range, growth, PAGE).await
+}
+
+/// [`load_claim_set`] reading `page` rows per round trip (tests use small
+/// pages; the result does not depend on it).
+pub async fn load_claim_set_paged(
+    db: &Db,
+    range: &DischargeRange,
+    growth: Growth,
+    page_size: i64,
+) -> Result<ClaimSet, StorageError> {
+    let page_size = page_size.max(1);
     let builder = Arc::new(Builder::new());
     let mut compact = Vec::new();
     let mut after = 0;
     loop {
-        let page = db.active_claims_page(range, after, PAGE).await?;
+        let page = db.active_claims_page(range, after, page_size).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        let full = page.len() as i64 == PAGE;
+        let full = page.len() as i64 == page_size;
         let b = builder.clone();
         let first = compact.len() as u32 + 1;
         let done = tokio::task::spawn_blocking(move || {

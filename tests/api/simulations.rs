@@ -11,6 +11,7 @@ on_both!(
     refuses_bad_requests_naming_the_field,
     simulation_is_admin_only,
     downloads_the_html_report,
+    counts_a_resettlement_once,
 );
 
 /// The test policy's text with the 低保 aid ratio raised.
@@ -157,6 +158,50 @@ async fn simulates_the_active_stored_claims(app: TestApp) {
         .map(|g| g["key"].as_str().unwrap())
         .collect();
     assert_eq!(gaps.len(), 2, "{gaps:?}");
+    // Read a page at a time, the stored claims are the same whatever the
+    // page size, in the order they were written, with the records' identity.
+    let range = medaid::storage::DischargeRange {
+        from: Some("2017-01-01".into()),
+        to: Some("2017-11-30".into()),
+    };
+    let key = |set: &medaid::sim::ClaimSet| -> Vec<(String, u32, String)> {
+        set.claims
+            .iter()
+            .map(|c| {
+                (
+                    c.claim_id.to_string(),
+                    c.line,
+                    set.category_lists[c.categories as usize].join(","),
+                )
+            })
+            .collect()
+    };
+    let growth = medaid::sim::Growth::default();
+    let whole = medaid::service::simulation::load_claim_set(&app.db, &range, growth)
+        .await
+        .expect("claims");
+    assert_eq!(whole.claims.len(), 4);
+    assert_eq!(whole.persons.len(), 4);
+    let insured = whole
+        .claims
+        .iter()
+        .find(|c| &*c.claim_id == "S-4")
+        .expect("S-4");
+    assert_eq!(
+        whole.category_lists[insured.categories as usize],
+        Vec::<String>::new()
+    );
+    assert_eq!(whole.levels[insured.level as usize], "county");
+    for page in [1, 2, 3] {
+        let paged =
+            medaid::service::simulation::load_claim_set_paged(&app.db, &range, growth, page)
+                .await
+                .expect("claims");
+        assert_eq!(key(&paged), key(&whole), "page size {page}");
+    }
+    let mut lines: Vec<u32> = whole.claims.iter().map(|c| c.line).collect();
+    lines.sort_unstable();
+    assert_eq!(lines, [1, 2, 3, 4]);
     // Reproducible: the same request, the same report.
     let again = simulate(&app, Some(&app.admin), &body, "").await;
     assert_eq!(again.text, r.text);
@@ -382,4 +427,85 @@ async fn downloads_the_html_report(app: TestApp) {
     let r = simulate(&app, Some(&app.admin), &body, "?format=json").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.content_type, "application/json");
+}
+
+/// Sum of the layers' `paid` over the settlements the centre's list shows
+/// as settled (not cancelled, not replaced).
+async fn active_layer_sums(app: &TestApp) -> (BTreeMap<String, i64>, usize) {
+    let list = app
+        .get("/v1/settlements?per_page=100", Some(&app.centre))
+        .await
+        .json();
+    let mut sums: BTreeMap<String, i64> = BTreeMap::new();
+    let mut n = 0;
+    for item in list["items"].as_array().unwrap() {
+        if item["status"] != "settled" {
+            continue;
+        }
+        n += 1;
+        let id = item["settlement_id"].as_str().unwrap();
+        let a = app
+            .get(&format!("/v1/settlements/{id}"), Some(&app.centre))
+            .await
+            .json();
+        for l in a["layers"].as_array().unwrap() {
+            *sums
+                .entry(l["id"].as_str().unwrap().to_string())
+                .or_default() += fen(l["paid"].as_str().unwrap());
+        }
+    }
+    (sums, n)
+}
+
+async fn counts_a_resettlement_once(app: TestApp) {
+    settle_all(
+        &app,
+        &[
+            (
+                &app.h2,
+                claim("R-1", "H0002", P_INSURED, "2017-05-01", "2017-05-10"),
+            ),
+            (
+                &app.h2,
+                claim("R-2", "H0002", P_DIBAO, "2017-06-01", "2017-06-10"),
+            ),
+        ],
+    )
+    .await;
+    // The registry learns late that P_INSURED was dibao all along: 应退应补
+    // reverses R-1 and settles it again, linked by `replaces`.
+    app.db
+        .upsert_registry(&[medaid::storage::RegistryRow {
+            person_id: P_INSURED.into(),
+            name: "测试".into(),
+            category: "dibao".into(),
+            valid_from: "2016-01-01".into(),
+            valid_to: None,
+        }])
+        .await
+        .unwrap();
+    let r = app
+        .post_json(
+            "/v1/registry/resettlements",
+            &app.centre,
+            &json!({"persons": [P_INSURED]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (expected, n) = active_layer_sums(&app).await;
+    assert_eq!(n, 2, "the replaced settlement is not active");
+    let rep = simulate(
+        &app,
+        Some(&app.admin),
+        &json!({"from": "2017-01-01", "to": "2017-12-31", "baseline": "wolong-2017", "bootstrap": 0}),
+        "",
+    )
+    .await;
+    assert_eq!(rep.status, 200, "{}", rep.text);
+    let rep = rep.json();
+    assert_eq!(rep["input"]["claims_read"], 2);
+    assert_eq!(layer_paid(&rep, 0), expected);
+    // Under the new identity: aid paid for both (both dibao now).
+    assert_eq!(rep["policies"][0]["layers"][2]["id"], "aid");
+    assert_eq!(rep["policies"][0]["layers"][2]["claims"], 2);
 }
