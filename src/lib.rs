@@ -8,18 +8,27 @@
 //!
 //! ## Layout
 //!
-//! - [`money`] — decimal amounts, the rounding rule, fen conversions.
-//! - [`engine`] — the pure settlement engine: policy (TOML) → compiled
-//!   policy; claim (JSON/XML) → resolved claim; [`engine::settle`] does the
-//!   arithmetic of DESIGN.md §4; [`engine::Answer`] is the §5 answer. No
-//!   I/O, no async: everything else calls it.
-//! - [`storage`] — the only SQL: SQLite (embedded) and PostgreSQL.
-//! - [`service`] — the settlement service: identity from the records,
-//!   engine inside the storage transaction; keys and roles.
-//! - [`http`] — the HTTP API of `medaid serve` (axum), one module per
-//!   resource.
-//! - `cli` (in the binary) — `medaid settle`, `medaid policy check`, the
-//!   set-up commands, `medaid serve`.
+//! Layers, each calling only the ones above it:
+//!
+//! - [`money`] — decimal amounts, the one rounding rule, fen conversions.
+//! - [`engine`] — the pure settlement engine: a TOML policy becomes a
+//!   compiled [`engine::Policy`]; a claim (JSON/XML) is bound to it;
+//!   [`engine::settle()`] does the arithmetic of DESIGN.md §4;
+//!   [`engine::Answer`] is the §5 answer. No I/O, no async: the CLI, the
+//!   service, the reconciliation and the simulator all call it, and nothing
+//!   else computes a payer's share.
+//! - [`storage`] — the only module that speaks SQL: SQLite (embedded
+//!   default, WAL, `BEGIN IMMEDIATE`) and PostgreSQL (accumulator rows locked
+//!   in a fixed order), money in integer fen, migrations embedded.
+//! - [`service`] — what a request does, independent of HTTP and SQL:
+//!   identity from the registry and the hospital directory, one transaction
+//!   per settlement, reversals, month close, 应退应补.
+//! - [`http`] — axum routers, one module per resource, one error type.
+//! - [`recon`] — the medical-aid centre's month (pure): statements, checks,
+//!   clearing, ledgers, roster matching, reports in four formats.
+//! - [`sim`], [`policy_diff`] — the administrators' funding-gap simulation,
+//!   synthetic population and policy diff, on the same engine.
+//! - [`cli`] — `medaid …`: thin shells over the above.
 //!
 //! The contract (policy file, claim, arithmetic, answer, command line,
 //! service invariants) is `DESIGN.md` in the shared folder; the README

@@ -330,7 +330,12 @@ async fn closed_months_do_not_change(app: TestApp) {
     assert_eq!(again.status, 409, "{}", again.text);
     assert!(again.text.contains("already closed"));
     // Late rows (a settlement committed in May after the close, and a
-    // cancellation now) do not change May's figures.
+    // cancellation now) do not change May's figures: they are booked in the
+    // first open month after it.
+    let june_before = app
+        .get("/v1/reconciliation/2017-06/statement", Some(&app.centre))
+        .await
+        .json();
     storage::with_clock(
         at("2017-05-31T23:00:00+08:00"),
         svc.settle(
@@ -375,11 +380,17 @@ async fn closed_months_do_not_change(app: TestApp) {
         .get("/v1/reconciliation/2017-05/statement", Some(&app.centre))
         .await
         .json();
+    // May is as it was at the close; the late May settlement is in June.
+    assert_eq!(live["tables"], before["tables"]);
+    let june = app
+        .get("/v1/reconciliation/2017-06/statement", Some(&app.centre))
+        .await
+        .json();
     assert_eq!(
-        row(&live, "summary", "settlement")["count"]
+        row(&june, "summary", "settlement")["count"]
             .as_i64()
             .unwrap(),
-        row(&before, "summary", "settlement")["count"]
+        row(&june_before, "summary", "settlement")["count"]
             .as_i64()
             .unwrap()
             + 1

@@ -6,7 +6,7 @@
 //!
 //! - [`load`] reads claims (JSON lines as `medaid settle` reads them, in
 //!   parallel) into [`Claim`]s, each with its input line.
-//! - [`ClaimSet::build`] applies growth assumptions ([`Growth`]) and groups
+//! - [`Builder::finish`] applies growth assumptions ([`Growth`]) and groups
 //!   the claims by person in settlement order (discharge date, then claim
 //!   id). It takes a plain `Vec` of claims, so the service's
 //!   `POST /v1/simulations` can pass the claims it stored for a date range

@@ -103,6 +103,63 @@ pub struct Db {
     pub(crate) write_queue: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// The month a row committed in `$month` is booked in, decided inside the
+/// writing transaction: `$month` itself, or, when that month is closed, the
+/// first open month after it. A closed month's figures never change, and no
+/// row is ever left out of every month. On PostgreSQL the month's row is
+/// created if missing and share-locked, so a concurrent close (which locks
+/// it for update) waits for this transaction and then counts its row.
+macro_rules! booking_month {
+    ($tx:expr, $backend:expr, $month:expr) => {{
+        let mut month: String = $month.to_string();
+        loop {
+            let status: Option<String> = match $backend {
+                $crate::storage::Backend::Postgres => {
+                    sqlx::query(
+                        "INSERT INTO months (month, status, updated_at) VALUES ($1, 'open', $2)
+                         ON CONFLICT (month) DO NOTHING",
+                    )
+                    .bind(&month)
+                    .bind($crate::storage::now_text())
+                    .execute(&mut *$tx)
+                    .await?;
+                    sqlx::query_scalar("SELECT status FROM months WHERE month = $1 FOR SHARE")
+                        .bind(&month)
+                        .fetch_optional(&mut *$tx)
+                        .await?
+                }
+                $crate::storage::Backend::Sqlite => {
+                    sqlx::query_scalar("SELECT status FROM months WHERE month = $1")
+                        .bind(&month)
+                        .fetch_optional(&mut *$tx)
+                        .await?
+                }
+            };
+            if status.as_deref() != Some("closed") {
+                break month;
+            }
+            month = $crate::storage::next_month(&month).ok_or_else(|| {
+                $crate::storage::StorageError::Corrupt(format!("bad month {month:?}"))
+            })?;
+        }
+    }};
+}
+pub(crate) use booking_month;
+
+/// `"2017-12"` → `"2018-01"`.
+pub fn next_month(month: &str) -> Option<String> {
+    let (y, m) = month.split_once('-')?;
+    let (y, m): (i32, u32) = (y.parse().ok()?, m.parse().ok()?);
+    if !(1..=12).contains(&m) {
+        return None;
+    }
+    Some(if m == 12 {
+        format!("{:04}-01", y + 1)
+    } else {
+        format!("{y:04}-{:02}", m + 1)
+    })
+}
+
 /// Expand `$body` once per backend with `$pool` bound to the concrete pool
 /// and `$backend` to its [`Backend`].
 macro_rules! with_pool {
@@ -299,4 +356,15 @@ pub fn now_text() -> String {
 /// A timestamp as stored.
 pub fn timestamp_text(t: chrono::DateTime<chrono::FixedOffset>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn next_month_rolls_the_year() {
+        assert_eq!(super::next_month("2017-05").as_deref(), Some("2017-06"));
+        assert_eq!(super::next_month("2017-12").as_deref(), Some("2018-01"));
+        assert_eq!(super::next_month("2017-13"), None);
+        assert_eq!(super::next_month("x"), None);
+    }
 }

@@ -10,7 +10,7 @@
 //! either backend, for audits and tests.
 
 use super::settlements::{values_sql, NewReversal, NewSettlement, SETTLEMENT_COLUMNS};
-use super::{begin_write, now_text, with_pool, Backend, Db, Result, StorageError};
+use super::{begin_write, booking_month, now_text, with_pool, Backend, Db, Result, StorageError};
 use crate::engine::Accumulator;
 use crate::money::from_fen;
 use crate::recon::record::{accounting_month, Kind, LayerRecord, Month, SettlementRecord};
@@ -45,8 +45,15 @@ pub struct MonthRow {
 /// How a close ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseOutcome {
-    Closed { closed_at: String },
-    AlreadyClosed { closed_at: Option<String> },
+    Closed {
+        closed_at: String,
+    },
+    AlreadyClosed {
+        closed_at: Option<String>,
+    },
+    /// A row was booked into the month after its snapshot was taken; the
+    /// caller takes a new snapshot and tries again.
+    Changed,
 }
 
 /// How a reopen ended.
@@ -417,6 +424,7 @@ impl Db {
         month: Month,
         actor: &str,
         snapshot: &str,
+        snapshot_rows: i64,
     ) -> Result<CloseOutcome> {
         let now = now_text();
         let m = month.to_string();
@@ -452,6 +460,19 @@ impl Db {
             if done.rows_affected() != 1 {
                 tx.rollback().await?;
                 return Ok(CloseOutcome::AlreadyClosed { closed_at: None });
+            }
+            // Holding the month row now (write lock on SQLite, row lock on
+            // PostgreSQL), no new row can be booked into the month; check
+            // that none arrived since the snapshot was taken.
+            let rows: i64 = sqlx::query_scalar(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM settlements WHERE booked_month = $1",
+            )
+            .bind(&m)
+            .fetch_one(&mut *tx)
+            .await?;
+            if rows != snapshot_rows {
+                tx.rollback().await?;
+                return Ok(CloseOutcome::Changed);
             }
             sqlx::query("INSERT INTO month_events (month, action, actor, reason, at) VALUES ($1, 'close', $2, NULL, $3)")
                 .bind(&m)
@@ -496,6 +517,20 @@ impl Db {
             tx.commit().await?;
         });
         Ok(ReopenOutcome::Reopened)
+    }
+
+    /// How many rows (settlements and reversals) are booked in a month.
+    pub async fn month_row_count(&self, month: Month) -> Result<i64> {
+        let m = month.to_string();
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            Ok(sqlx::query_scalar(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM settlements WHERE booked_month = $1",
+            )
+            .bind(&m)
+            .fetch_one(pool)
+            .await?)
+        })
     }
 
     /// The close/reopen history of a month: (action, actor, reason, at).
@@ -666,6 +701,7 @@ impl Db {
             let mut done = Vec::new();
             for w in &writes {
                 let rev = &w.reversal;
+                let booked = booking_month!(tx, backend, &rev.booked_month);
                 sqlx::query(&format!(
                     "INSERT INTO settlements ({SETTLEMENT_COLUMNS})
                      SELECT $1, 'reversal', id, hospital, claim_id, person_id, medical_type, level, region, categories,
@@ -677,7 +713,7 @@ impl Db {
                 .bind(&rev.id)
                 .bind(&rev.answer_json)
                 .bind(&rev.committed_at)
-                .bind(&rev.booked_month)
+                .bind(&booked)
                 .bind(&w.original_id)
                 .bind(person_id)
                 .execute(&mut *tx)
@@ -742,7 +778,7 @@ impl Db {
                     .bind(&row.claim_json)
                     .bind(&row.answer_json)
                     .bind(&row.committed_at)
-                    .bind(&row.booked_month)
+                    .bind(&booked)
                     .bind(&w.original_id)
                     .execute(&mut *tx)
                     .await?;

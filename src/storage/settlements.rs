@@ -9,7 +9,7 @@
 //! the money tables; only `accumulators` moves, always inside the same
 //! transaction as the row that explains the move.
 
-use super::{begin_write, with_pool, Db, Result, StorageError};
+use super::{begin_write, booking_month, with_pool, Db, Result, StorageError};
 use crate::engine::Accumulator;
 use crate::money::from_fen;
 use sqlx::Row;
@@ -422,6 +422,7 @@ impl Db {
                 1,
             );
             let a = &row.amounts;
+            let booked = booking_month!(tx, backend, &row.booked_month);
             sqlx::query(&sql)
                 .bind(&row.id)
                 .bind("settlement")
@@ -453,7 +454,7 @@ impl Db {
                 .bind(&row.claim_json)
                 .bind(&row.answer_json)
                 .bind(&row.committed_at)
-                .bind(&row.booked_month)
+                .bind(&booked)
                 .execute(&mut *tx)
                 .await?;
             if !new.layers.is_empty() {
@@ -600,6 +601,7 @@ impl Db {
                 return Ok(CancelOutcome::AlreadyCancelled { answer_json });
             }
             let rev = make(original)?;
+            let booked = booking_month!(tx, backend, &rev.booked_month);
             let inserted = sqlx::query(&format!(
                 "INSERT INTO settlements ({SETTLEMENT_COLUMNS})
                  SELECT $1, 'reversal', id, hospital, claim_id, person_id, medical_type, level, region, categories,
@@ -611,7 +613,7 @@ impl Db {
             .bind(&rev.id)
             .bind(&rev.answer_json)
             .bind(&rev.committed_at)
-            .bind(&rev.booked_month)
+            .bind(&booked)
             .bind(&original.id)
             .execute(&mut *tx)
             .await?;

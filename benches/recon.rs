@@ -3,7 +3,10 @@
 //! one month, then time the month's statement the way the service builds
 //! it (sums → report → JSON/CSV/XLSX).
 //!
-//! cargo run --release --example recon_bench -- /tmp/recon-bench.db 1000000
+//! cargo bench --bench recon -- /tmp/recon-bench.db 1000000
+//!
+//! (A bare `cargo bench` runs it without arguments: it then says how to run
+//! it and does nothing, since generating a million rows takes minutes.)
 //!
 //! An existing database with rows is reused (generation is skipped).
 
@@ -30,7 +33,12 @@ const CATS: [&str; 5] = [
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
+    // `cargo bench` passes `--bench` to every harness-less bench
+    let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
+    if args.len() < 2 {
+        println!("recon: cargo bench --bench recon -- DB_PATH [N] (generates N settlements once)");
+        return Ok(());
+    }
     let path = args
         .get(1)
         .cloned()
