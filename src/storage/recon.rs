@@ -9,7 +9,7 @@
 //! same [`Cells`]; [`Db::month_cells_from_rows`] recomputes from the rows on
 //! either backend, for audits and tests.
 
-use super::settlements::{values_sql, NewReversal, NewSettlement, SETTLEMENT_COLUMNS};
+use super::settlements::{insert_new_settlement, NewReversal, NewSettlement, SETTLEMENT_COLUMNS};
 use super::{begin_write, booking_month, now_text, with_pool, Backend, Db, Result, StorageError};
 use crate::engine::Accumulator;
 use crate::money::from_fen;
@@ -741,71 +741,7 @@ impl Db {
                         "re-settlement of another person".into(),
                     ));
                 }
-                let sql = values_sql(
-                    &format!("INSERT INTO settlements ({SETTLEMENT_COLUMNS}, replaces)"),
-                    32,
-                    1,
-                );
-                let a = &row.amounts;
-                sqlx::query(&sql)
-                    .bind(&row.id)
-                    .bind("settlement")
-                    .bind(None::<String>)
-                    .bind(&row.hospital)
-                    .bind(&row.claim_id)
-                    .bind(&row.person_id)
-                    .bind(&row.medical_type)
-                    .bind(&row.level)
-                    .bind(&row.region)
-                    .bind(&row.categories)
-                    .bind(&row.primary_category)
-                    .bind(&row.admitted_on)
-                    .bind(&row.discharged_on)
-                    .bind(i64::from(row.year))
-                    .bind(&row.policy_id)
-                    .bind(&row.policy_hash)
-                    .bind(a.total)
-                    .bind(a.free_items)
-                    .bind(a.reduction)
-                    .bind(a.hospital_waived)
-                    .bind(a.over_limit)
-                    .bind(a.self_pay_first)
-                    .bind(a.fully_self_pay)
-                    .bind(a.in_policy)
-                    .bind(a.fund_paid)
-                    .bind(a.patient_payable)
-                    .bind(&row.claim_hash)
-                    .bind(&row.claim_json)
-                    .bind(&row.answer_json)
-                    .bind(&row.committed_at)
-                    .bind(&booked)
-                    .bind(&w.original_id)
-                    .execute(&mut *tx)
-                    .await?;
-                if !w.new.layers.is_empty() {
-                    let sql = values_sql(
-                        "INSERT INTO settlement_layers (settlement_id, position, layer_id, fund_code, payer, applied, cap_limited, \
-                         base, deductible, eligible, paid)",
-                        11,
-                        w.new.layers.len(),
-                    );
-                    let mut q = sqlx::query(&sql);
-                    for l in &w.new.layers {
-                        q = q
-                            .bind(&row.id)
-                            .bind(l.position)
-                            .bind(&l.layer_id)
-                            .bind(&l.fund_code)
-                            .bind(&l.payer)
-                            .bind(l.applied)
-                            .bind(l.cap_limited)
-                            .bind(l.base)
-                            .bind(l.deductible)
-                            .bind(l.eligible)
-                            .bind(l.paid);
-                    }
-                    q.execute(&mut *tx).await?;
-                }
+                insert_new_settlement!(tx, &w.new, &booked, Some(w.original_id.as_str()));
                 // Accumulators move by new − old, per (year, layer).
                 let mut delta: BTreeMap<(i64, String), [i64; 3]> = BTreeMap::new();
                 for l in &old {

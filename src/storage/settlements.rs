@@ -213,6 +213,85 @@ const BY_ID: &str =
      FROM settlements s LEFT JOIN settlements r ON r.reverses = s.id
      WHERE s.id = $1";
 
+/// Append a new settlement row and its layer rows (inside the caller's
+/// write transaction), booked in `$booked`, optionally replacing an earlier
+/// settlement (应退应补). One text for every place that writes a settlement.
+macro_rules! insert_new_settlement {
+    ($tx:expr, $new:expr, $booked:expr, $replaces:expr) => {{
+        let new: &$crate::storage::NewSettlement = $new;
+        let row = &new.row;
+        let a = &row.amounts;
+        let sql = $crate::storage::settlements::values_sql(
+            &format!(
+                "INSERT INTO settlements ({}, replaces)",
+                $crate::storage::settlements::SETTLEMENT_COLUMNS
+            ),
+            32,
+            1,
+        );
+        sqlx::query(&sql)
+            .bind(&row.id)
+            .bind("settlement")
+            .bind(None::<String>)
+            .bind(&row.hospital)
+            .bind(&row.claim_id)
+            .bind(&row.person_id)
+            .bind(&row.medical_type)
+            .bind(&row.level)
+            .bind(&row.region)
+            .bind(&row.categories)
+            .bind(&row.primary_category)
+            .bind(&row.admitted_on)
+            .bind(&row.discharged_on)
+            .bind(i64::from(row.year))
+            .bind(&row.policy_id)
+            .bind(&row.policy_hash)
+            .bind(a.total)
+            .bind(a.free_items)
+            .bind(a.reduction)
+            .bind(a.hospital_waived)
+            .bind(a.over_limit)
+            .bind(a.self_pay_first)
+            .bind(a.fully_self_pay)
+            .bind(a.in_policy)
+            .bind(a.fund_paid)
+            .bind(a.patient_payable)
+            .bind(&row.claim_hash)
+            .bind(&row.claim_json)
+            .bind(&row.answer_json)
+            .bind(&row.committed_at)
+            .bind($booked)
+            .bind($replaces)
+            .execute(&mut *$tx)
+            .await?;
+        if !new.layers.is_empty() {
+            let sql = $crate::storage::settlements::values_sql(
+                "INSERT INTO settlement_layers (settlement_id, position, layer_id, fund_code, payer, applied, cap_limited, \
+                 base, deductible, eligible, paid)",
+                11,
+                new.layers.len(),
+            );
+            let mut q = sqlx::query(&sql);
+            for l in &new.layers {
+                q = q
+                    .bind(&row.id)
+                    .bind(l.position)
+                    .bind(&l.layer_id)
+                    .bind(&l.fund_code)
+                    .bind(&l.payer)
+                    .bind(l.applied)
+                    .bind(l.cap_limited)
+                    .bind(l.base)
+                    .bind(l.deductible)
+                    .bind(l.eligible)
+                    .bind(l.paid);
+            }
+            q.execute(&mut *$tx).await?;
+        }
+    }};
+}
+pub(crate) use insert_new_settlement;
+
 /// `INSERT INTO … VALUES ($1, …), (…)` for `rows` rows of `cols` columns.
 pub(crate) fn values_sql(prefix: &str, cols: usize, rows: usize) -> String {
     let mut sql = String::with_capacity(prefix.len() + rows * cols * 5);
@@ -416,71 +495,8 @@ impl Db {
             }
 
             // 4. Append the settlement and its layers; move the accumulators.
-            let sql = values_sql(
-                &format!("INSERT INTO settlements ({SETTLEMENT_COLUMNS})"),
-                31,
-                1,
-            );
-            let a = &row.amounts;
             let booked = booking_month!(tx, backend, &row.booked_month);
-            sqlx::query(&sql)
-                .bind(&row.id)
-                .bind("settlement")
-                .bind(None::<String>)
-                .bind(&row.hospital)
-                .bind(&row.claim_id)
-                .bind(&row.person_id)
-                .bind(&row.medical_type)
-                .bind(&row.level)
-                .bind(&row.region)
-                .bind(&row.categories)
-                .bind(&row.primary_category)
-                .bind(&row.admitted_on)
-                .bind(&row.discharged_on)
-                .bind(i64::from(row.year))
-                .bind(&row.policy_id)
-                .bind(&row.policy_hash)
-                .bind(a.total)
-                .bind(a.free_items)
-                .bind(a.reduction)
-                .bind(a.hospital_waived)
-                .bind(a.over_limit)
-                .bind(a.self_pay_first)
-                .bind(a.fully_self_pay)
-                .bind(a.in_policy)
-                .bind(a.fund_paid)
-                .bind(a.patient_payable)
-                .bind(&row.claim_hash)
-                .bind(&row.claim_json)
-                .bind(&row.answer_json)
-                .bind(&row.committed_at)
-                .bind(&booked)
-                .execute(&mut *tx)
-                .await?;
-            if !new.layers.is_empty() {
-                let sql = values_sql(
-                    "INSERT INTO settlement_layers (settlement_id, position, layer_id, fund_code, payer, applied, cap_limited, \
-                     base, deductible, eligible, paid)",
-                    11,
-                    new.layers.len(),
-                );
-                let mut q = sqlx::query(&sql);
-                for l in &new.layers {
-                    q = q
-                        .bind(&row.id)
-                        .bind(l.position)
-                        .bind(&l.layer_id)
-                        .bind(&l.fund_code)
-                        .bind(&l.payer)
-                        .bind(l.applied)
-                        .bind(l.cap_limited)
-                        .bind(l.base)
-                        .bind(l.deductible)
-                        .bind(l.eligible)
-                        .bind(l.paid);
-                }
-                q.execute(&mut *tx).await?;
-            }
+            insert_new_settlement!(tx, &new, &booked, None::<String>);
             for l in new
                 .layers
                 .iter()
