@@ -161,3 +161,37 @@ async fn demo_serves_the_example_claim() {
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 }
+
+#[test]
+fn keys_are_listed_and_revoked_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = medaid(d, &["keys", "create", "--role", "centre"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let key = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
+    let id = &key[4..20];
+    let o = medaid(d, &["keys", "list"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(out.contains(&format!("{id},centre,,")), "{out}");
+    assert!(!out.contains(&key), "a listing never shows the key itself");
+    let o = medaid(d, &["keys", "revoke", &key]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = medaid(d, &["keys", "list"]);
+    let line = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find(|l| l.starts_with(id))
+        .unwrap()
+        .to_string();
+    assert!(!line.ends_with(','), "revoked_at is filled: {line}");
+    // revoking twice, or an unknown id, fails and says why
+    let o = medaid(d, &["keys", "revoke", id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no active key"), "{}", stderr(&o));
+    let o = medaid(d, &["keys", "revoke", "nonsense"]);
+    assert_eq!(o.status.code(), Some(1));
+}

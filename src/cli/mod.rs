@@ -162,6 +162,18 @@ pub enum KeysCommand {
         #[command(flatten)]
         db: DatabaseArg,
     },
+    /// Revoke a key (by its id, the 16 hex digits after `mdk_`, or the whole
+    /// key). Servers stop accepting it within 30 seconds (their key cache).
+    Revoke {
+        key: String,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// List the keys: id, role, hospital, created, revoked (never the key).
+    List {
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
 }
 
 /// Run an async command on a fresh runtime.
@@ -276,6 +288,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Command::Keys(KeysCommand::Revoke { key, db }) => {
+            block_on(setup::keys_revoke(&db.database_url, &key))
+        }
+        Command::Keys(KeysCommand::List { db }) => block_on(setup::keys_list(&db.database_url)),
         Command::Keys(KeysCommand::Create { role, hospital, db }) => block_on(setup::keys_create(
             &db.database_url,
             &role,

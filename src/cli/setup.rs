@@ -191,6 +191,42 @@ pub async fn keys_create(url: &str, role: &str, hospital: Option<&str>) -> anyho
     Ok(())
 }
 
+/// Revoke a key given by its id or its whole text.
+pub async fn keys_revoke(url: &str, key: &str) -> anyhow::Result<()> {
+    let key = key.trim();
+    let id = crate::service::keys::key_id(key).unwrap_or(key).to_string();
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("{key:?} is neither a key nor a key id (16 hex digits)");
+    }
+    let db = open(url).await?;
+    let done = db.revoke_key(&id).await?;
+    db.close().await;
+    if !done {
+        bail!("no active key with id {id}");
+    }
+    println!("key {id} revoked");
+    Ok(())
+}
+
+/// List the keys (never the keys themselves).
+pub async fn keys_list(url: &str) -> anyhow::Result<()> {
+    let db = open(url).await?;
+    let keys = db.list_keys().await?;
+    db.close().await;
+    println!("key_id,role,hospital,created_at,revoked_at");
+    for k in keys {
+        println!(
+            "{},{},{},{},{}",
+            k.key_id,
+            k.role,
+            k.hospital.unwrap_or_default(),
+            k.created_at,
+            k.revoked_at.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 /// Create and store a key; returns its text.
 pub async fn create_key(db: &Db, role: &Role) -> anyhow::Result<String> {
     let (key, row) = keys::generate(role);

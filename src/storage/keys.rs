@@ -53,4 +53,56 @@ impl Db {
             .transpose()
         })
     }
+
+    /// Revoke a key by its public id; `false` if there is no such key or it
+    /// was already revoked. Keys are never deleted.
+    pub async fn revoke_key(&self, key_id: &str) -> Result<bool> {
+        let now = now_text();
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            let done = sqlx::query(
+                "UPDATE api_keys SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL",
+            )
+            .bind(key_id)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    /// Every key (never the key itself): id, role, hospital, created,
+    /// revoked.
+    pub async fn list_keys(&self) -> Result<Vec<KeyListing>> {
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            sqlx::query(
+                "SELECT key_id, role, hospital, created_at, revoked_at FROM api_keys ORDER BY created_at, key_id",
+            )
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|r| {
+                Ok(KeyListing {
+                    key_id: r.try_get("key_id")?,
+                    role: r.try_get("role")?,
+                    hospital: r.try_get("hospital")?,
+                    created_at: r.try_get("created_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+        })
+    }
+}
+
+/// A key as `medaid keys list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyListing {
+    pub key_id: String,
+    pub role: String,
+    pub hospital: Option<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
 }

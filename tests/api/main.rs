@@ -5,6 +5,7 @@
 mod audit;
 mod concurrency;
 mod helpers;
+mod keys;
 mod processes;
 mod simulations;
 
