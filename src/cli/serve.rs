@@ -60,8 +60,8 @@ fn has_policy_files(paths: &[PathBuf]) -> bool {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
     let db = Db::connect(&ConnectOptions {
-        url: args.database_url.clone(),
         max_connections: args.max_connections,
+        ..ConnectOptions::new(args.database_url.clone())
     })
     .await
     .with_context(|| format!("opening {}", args.database_url))?;

@@ -126,6 +126,11 @@ impl From<ServiceError> for ApiError {
                 err.settlement_id = Some(settlement_id);
                 err
             }
+            ServiceError::Storage(e) if e.is_busy() => {
+                tracing::warn!(error = %e, "database busy");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Busy, try again")
+                    .detail("the database was too busy to answer in time; nothing was written, and the same request may be sent again")
+            }
             ServiceError::Storage(e) => {
                 tracing::error!(error = %e, "storage failure");
                 ApiError::internal()

@@ -69,6 +69,22 @@ impl StorageError {
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StorageError::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation())
     }
+
+    /// The database was too busy to answer in time (a lock wait past
+    /// `lock_timeout`, a deadlock victim, SQLite busy, no free connection).
+    /// Nothing was written; the same request may simply be sent again.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            StorageError::Sqlx(sqlx::Error::PoolTimedOut) => true,
+            StorageError::Sqlx(sqlx::Error::Database(e)) => matches!(
+                e.code().as_deref(),
+                // PostgreSQL: lock_not_available, deadlock_detected,
+                // serialization_failure; SQLite: SQLITE_BUSY, SQLITE_LOCKED
+                Some("55P03" | "40P01" | "40001" | "5" | "6" | "517" | "262")
+            ),
+            _ => false,
+        }
+    }
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
@@ -205,6 +221,9 @@ pub struct ConnectOptions {
     pub url: String,
     /// Pool size; `None` picks a default per backend.
     pub max_connections: Option<u32>,
+    /// PostgreSQL: the longest a statement waits for a row lock (a
+    /// settlement for a person's accumulator rows) before it fails as busy.
+    pub lock_timeout: Duration,
 }
 
 impl ConnectOptions {
@@ -212,6 +231,7 @@ impl ConnectOptions {
         ConnectOptions {
             url: url.into(),
             max_connections: None,
+            lock_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -225,10 +245,17 @@ impl Db {
     pub async fn connect(opts: &ConnectOptions) -> Result<Db> {
         let url = opts.url.trim();
         let inner = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // A settlement waits at most this long for a person's
+            // accumulator rows; past it the request fails as busy (503) and
+            // nothing is written, rather than holding a connection forever.
+            let connect = sqlx::postgres::PgConnectOptions::from_str(url)?.options([(
+                "lock_timeout",
+                format!("{}ms", opts.lock_timeout.as_millis()),
+            )]);
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(16))
                 .acquire_timeout(Duration::from_secs(30))
-                .connect(url)
+                .connect_with(connect)
                 .await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
             Inner::Postgres(pool)
