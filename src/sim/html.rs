@@ -137,6 +137,7 @@ fn grouped_bars(
         // axis's own labels would sit on one bar of the group.
         let _ = chart
             .configure_mesh()
+            .light_line_style(TRANSPARENT)
             .disable_x_mesh()
             .x_labels(slots.max(1) as usize)
             .x_label_formatter(&|_| String::new())
@@ -252,6 +253,7 @@ fn month_lines(title: &str, months: &[String], series: &[(String, Vec<f64>)]) ->
         };
         let _ = chart
             .configure_mesh()
+            .light_line_style(TRANSPARENT)
             .disable_x_mesh()
             .x_labels(n as usize)
             .x_label_formatter(&fmt)
