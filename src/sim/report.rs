@@ -1200,6 +1200,44 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
+/// The columns a layer line and a payer line share: paid with its interval,
+/// claims, persons, and the same against the baseline.
+const PAID_COLUMNS: [&str; 10] = [
+    "paid",
+    "paid_lo",
+    "paid_hi",
+    "claims",
+    "persons",
+    "paid_diff",
+    "paid_diff_lo",
+    "paid_diff_hi",
+    "claims_diff",
+    "persons_diff",
+];
+
+fn paid_columns(
+    paid: Yuan,
+    interval: &Interval,
+    claims: i64,
+    persons: i64,
+    vs: Option<&LineDiff>,
+) -> [String; 10] {
+    let [lo, hi] = iv(interval);
+    let [dl, dh] = iv(&vs.and_then(|d| d.interval));
+    [
+        paid.to_string(),
+        lo,
+        hi,
+        claims.to_string(),
+        persons.to_string(),
+        opt(vs.map(|d| d.paid)),
+        dl,
+        dh,
+        opt(vs.map(|d| d.claims)),
+        opt(vs.map(|d| d.persons)),
+    ]
+}
+
 /// Write the CSV tables into `dir` (created if missing); returns the files.
 pub fn write_csv(r: &SimReport, dir: &Path) -> Result<Vec<std::path::PathBuf>, csv::Error> {
     std::fs::create_dir_all(dir)?;
@@ -1277,92 +1315,54 @@ pub fn write_csv(r: &SimReport, dir: &Path) -> Result<Vec<std::path::PathBuf>, c
     }
     w.flush()?;
 
+    let head = |lead: &[&'static str]| -> Vec<&'static str> {
+        lead.iter().copied().chain(PAID_COLUMNS).collect()
+    };
     let mut w = open(
         "layers.csv",
-        &[
-            "role",
-            "policy_id",
-            "layer_id",
-            "name",
-            "payer",
-            "paid",
-            "paid_lo",
-            "paid_hi",
-            "claims",
-            "persons",
-            "paid_diff",
-            "paid_diff_lo",
-            "paid_diff_hi",
-            "claims_diff",
-            "persons_diff",
-        ],
+        &head(&["role", "policy_id", "layer_id", "name", "payer"]),
     )?;
     for p in &r.policies {
         for l in &p.layers {
-            let [lo, hi] = iv(&l.interval);
-            let d = l.vs_baseline.as_ref();
-            let [dl, dh] = iv(&d.and_then(|d| d.interval));
-            w.write_record([
+            let lead = [
                 p.role.to_string(),
                 p.id.clone(),
                 l.id.clone(),
                 l.name.clone(),
                 l.payer.to_string(),
-                l.paid.to_string(),
-                lo,
-                hi,
-                l.claims.to_string(),
-                l.persons.to_string(),
-                opt(d.map(|d| d.paid)),
-                dl,
-                dh,
-                opt(d.map(|d| d.claims)),
-                opt(d.map(|d| d.persons)),
-            ])?;
+            ];
+            let tail = paid_columns(
+                l.paid,
+                &l.interval,
+                l.claims,
+                l.persons,
+                l.vs_baseline.as_ref(),
+            );
+            w.write_record(lead.iter().chain(tail.iter()))?;
         }
     }
     w.flush()?;
 
     let mut w = open(
         "payers.csv",
-        &[
-            "role",
-            "policy_id",
-            "payer",
-            "label",
-            "paid",
-            "paid_lo",
-            "paid_hi",
-            "claims",
-            "persons",
-            "paid_diff",
-            "paid_diff_lo",
-            "paid_diff_hi",
-            "claims_diff",
-            "persons_diff",
-        ],
+        &head(&["role", "policy_id", "payer", "label"]),
     )?;
     for p in &r.policies {
         for l in &p.payers {
-            let [lo, hi] = iv(&l.interval);
-            let d = l.vs_baseline.as_ref();
-            let [dl, dh] = iv(&d.and_then(|d| d.interval));
-            w.write_record([
+            let lead = [
                 p.role.to_string(),
                 p.id.clone(),
                 l.payer.to_string(),
                 l.label.to_string(),
-                l.paid.to_string(),
-                lo,
-                hi,
-                l.claims.to_string(),
-                l.persons.to_string(),
-                opt(d.map(|d| d.paid)),
-                dl,
-                dh,
-                opt(d.map(|d| d.claims)),
-                opt(d.map(|d| d.persons)),
-            ])?;
+            ];
+            let tail = paid_columns(
+                l.paid,
+                &l.interval,
+                l.claims,
+                l.persons,
+                l.vs_baseline.as_ref(),
+            );
+            w.write_record(lead.iter().chain(tail.iter()))?;
         }
     }
     w.flush()?;
