@@ -323,7 +323,7 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
             writeln!(err, "warning: {} claims skipped in all", skipped.len())?;
         }
         for p in &report.policies {
-            if p.refused > 0 {
+            if let (true, Some(first)) = (p.refused > 0, p.refusals.first()) {
                 writeln!(
                     err,
                     "warning: policy {} ({}) refused {} of {} claims; first: line {}: {}",
@@ -331,8 +331,8 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
                     p.file,
                     p.refused,
                     p.refused + p.settled,
-                    p.refusals[0].line,
-                    p.refusals[0].message
+                    first.line,
+                    first.message
                 )?;
             }
         }
