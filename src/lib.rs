@@ -26,7 +26,7 @@
 //! - [`http`] — axum routers, one module per resource, one error type.
 //! - [`recon`] — the medical-aid centre's month (pure): statements, checks,
 //!   clearing, ledgers, roster matching, reports in four formats.
-//! - [`sim`], [`policy_diff`] — the administrators' funding-gap simulation,
+//! - [`sim`], [`engine::policy::diff`] — the administrators' funding-gap simulation,
 //!   synthetic population and policy diff, on the same engine.
 //! - [`cli`] — `medaid …`: thin shells over the above.
 //!
@@ -38,7 +38,7 @@ pub mod cli;
 pub mod engine;
 pub mod http;
 pub mod money;
-pub mod policy_diff;
+
 pub mod recon;
 pub mod service;
 pub mod sim;

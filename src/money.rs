@@ -53,6 +53,42 @@ const POW10: [u64; 19] = [
     1_000_000_000_000_000_000,
 ];
 
+/// A ratio in [0, 1] as `numerator / 10^k`, to take a share of an integer
+/// number of fen exactly, rounded half away from zero like
+/// [`round2`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fraction {
+    numerator: i128,
+    denominator: i128,
+}
+
+impl Fraction {
+    pub fn new(ratio: Decimal) -> Fraction {
+        let r = ratio.normalize();
+        Fraction {
+            numerator: r.mantissa(),
+            denominator: 10i128.pow(r.scale()),
+        }
+    }
+
+    /// `round(fen × ratio)` in fen, or `None` if the product would not fit.
+    #[inline]
+    pub fn of_fen(self, fen: i64) -> Option<i64> {
+        let p = (fen as i128).checked_mul(self.numerator)?;
+        let (q, r) = (p / self.denominator, p % self.denominator);
+        let q = if 2 * r.abs() >= self.denominator {
+            q + p.signum()
+        } else {
+            q
+        };
+        i64::try_from(q).ok()
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.numerator == 0
+    }
+}
+
 /// Round half away from zero to four places (ratios on the answer).
 #[inline]
 pub fn round4(d: Decimal) -> Decimal {
@@ -191,34 +227,70 @@ pub fn ser_opt_ratio<S: Serializer>(d: &Option<Decimal>, s: S) -> Result<S::Ok, 
 }
 
 /// A money amount as read from a claim: a string (`"12.50"`) or a JSON
-/// number, non-negative, at most two decimals.
+/// number read from its literal, non-negative, at most two decimals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Amount(pub Decimal);
 
+impl serde::Serialize for Amount {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ser(&self.0, s)
+    }
+}
+
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = NumberText::deserialize(d)?.0;
+        parse_amount(&text)
+            .map(Amount)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The text of a number as the sender wrote it: a JSON string, or a JSON
+/// number read from its literal (serde_json's `arbitrary_precision`), so
+/// that `320.00000000000001` is seen as written and never passes through
+/// binary floating point.
+pub struct NumberText(pub String);
+
+/// The key under which serde_json (`arbitrary_precision`) hands a number's
+/// literal to a visitor.
+const JSON_NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+impl<'de> Deserialize<'de> for NumberText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Amount;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = NumberText;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an amount in yuan with at most two decimals, e.g. \"12.50\"")
+                f.write_str("a decimal number, e.g. \"12.50\"")
             }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Amount, E> {
-                parse_amount(v).map(Amount).map_err(E::custom)
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NumberText, E> {
+                Ok(NumberText(v.to_string()))
             }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Amount, E> {
-                parse_amount(&v.to_string()).map(Amount).map_err(E::custom)
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NumberText, E> {
+                Ok(NumberText(v.to_string()))
             }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Amount, E> {
-                parse_amount(&v.to_string()).map(Amount).map_err(E::custom)
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NumberText, E> {
+                Ok(NumberText(v.to_string()))
             }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Amount, E> {
-                // The shortest representation that round-trips is the literal
-                // the sender wrote for any amount with ≤ 15 significant digits.
-                if !v.is_finite() {
-                    return Err(E::custom(AmountError::NotANumber(v.to_string())));
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<NumberText, E> {
+                // Only formats without number literals get here (never JSON).
+                Err(E::custom(format!(
+                    "{v} was read as a binary floating-point number; send amounts as decimal strings"
+                )))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<NumberText, A::Error> {
+                match map.next_key::<String>()? {
+                    Some(k) if k == JSON_NUMBER_TOKEN => {
+                        Ok(NumberText(map.next_value::<String>()?))
+                    }
+                    _ => Err(serde::de::Error::custom(
+                        "expected a number, found an object",
+                    )),
                 }
-                parse_amount(&v.to_string()).map(Amount).map_err(E::custom)
             }
         }
         d.deserialize_any(V)
@@ -229,6 +301,24 @@ impl<'de> Deserialize<'de> for Amount {
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn fraction_rounds_like_round2() {
+        for ratio in [
+            dec!(0.10),
+            dec!(0.155),
+            dec!(0.333),
+            dec!(1),
+            dec!(0),
+            dec!(0.0000001),
+        ] {
+            let f = Fraction::new(ratio);
+            for fen in [0i64, 1, 5, 15, 99, 12345, 99_999_999_999] {
+                let expected = to_fen(round2(from_fen(fen) * ratio));
+                assert_eq!(f.of_fen(fen), Some(expected), "{fen} × {ratio}");
+            }
+        }
+    }
 
     #[test]
     fn rounds_half_away_from_zero() {

@@ -81,11 +81,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             source: DEMO_POLICY,
         })
         .await?;
-        vec![p]
+        crate::engine::PolicySet::new(vec![p]).map_err(anyhow::Error::msg)?
     } else {
         Service::load_policies(&db, &args.policies).await?
     };
-    for p in &policies {
+    for p in policies.iter() {
         tracing::info!(policy = %p.id, region = %p.region, from = %p.effective_from, to = %p.effective_to, hash = %p.hash, "policy loaded");
     }
     let listener = tokio::net::TcpListener::bind(&args.listen)

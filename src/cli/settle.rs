@@ -1,6 +1,6 @@
 //! `medaid settle`: settle claims offline, streaming, one answer per line.
 
-use crate::engine::{self, book::Book, claim, Claim, ClaimError, Policy};
+use crate::engine::{self, book::Book, claim, Claim, ClaimError, Policy, PolicySet};
 use serde::Serialize;
 use std::io::{BufRead, Write};
 
@@ -47,7 +47,7 @@ enum Mode {
 /// and year, writing one answer (or, with `keep_going`, one error object)
 /// per claim to `out`.
 pub fn run(
-    policies: &[Policy],
+    policies: &PolicySet,
     input: impl BufRead,
     out: impl Write,
     keep_going: bool,
@@ -161,7 +161,7 @@ pub fn run(
 }
 
 /// Settle one claim against the book; the answer as a JSON line.
-pub fn settle_one(policies: &[Policy], c: &Claim, book: &mut Book) -> Result<String, ClaimError> {
+pub fn settle_one(policies: &PolicySet, c: &Claim, book: &mut Book) -> Result<String, ClaimError> {
     let policy = claim::policy_for(policies, c)?;
     let year = chrono::Datelike::year(&c.discharged_on.0);
     let accs = book.get(&c.person_id, year, policy);
@@ -173,9 +173,10 @@ pub fn settle_one(policies: &[Policy], c: &Claim, book: &mut Book) -> Result<Str
         .map_err(|e| ClaimError::new(Some(&c.claim_id), "", e.to_string()))
 }
 
-/// Load policies from files and directories (every `*.toml` inside), and
-/// refuse two that are in force on the same day.
-pub fn load_policies(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<Policy>> {
+/// Load policies from files and directories (every `*.toml` inside) into a
+/// [`PolicySet`], which refuses one id for two files and two policies of
+/// one region in force on the same day.
+pub fn load_policies(paths: &[std::path::PathBuf]) -> anyhow::Result<PolicySet> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -203,21 +204,5 @@ pub fn load_policies(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<Policy>
     if !failures.is_empty() {
         anyhow::bail!("{}", failures.join("\n"));
     }
-    for (i, a) in policies.iter().enumerate() {
-        for b in &policies[i + 1..] {
-            if a.region == b.region
-                && a.effective_from <= b.effective_to
-                && b.effective_from <= a.effective_to
-            {
-                anyhow::bail!(
-                    "policies {} and {} (region {:?}) are both in force from {}",
-                    a.id,
-                    b.id,
-                    a.region,
-                    a.effective_from.max(b.effective_from)
-                );
-            }
-        }
-    }
-    Ok(policies)
+    PolicySet::new(policies).map_err(anyhow::Error::msg)
 }

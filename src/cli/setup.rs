@@ -90,12 +90,21 @@ pub fn parse_registry(input: impl std::io::Read, path: &Path) -> anyhow::Result<
                 path.display()
             );
         }
+        let region = field(5);
+        if !region.is_empty() && (region.len() != 6 || !region.bytes().all(|b| b.is_ascii_digit()))
+        {
+            bail!(
+                "{}: line {line}: region: expected a 6-digit region code, found {region:?}",
+                path.display()
+            );
+        }
         out.push(RegistryRow {
             person_id,
             name: field(1),
             category: field(2),
             valid_from,
             valid_to,
+            region: (!region.is_empty()).then_some(region),
         });
     }
     Ok(out)

@@ -1,6 +1,6 @@
 //! `medaid simulate`, `medaid generate` and `medaid policy diff`: the
 //! administrator's commands. Thin shells over [`crate::sim`] and
-//! [`crate::policy_diff`].
+//! [`crate::engine::policy::diff`].
 
 use crate::engine::Policy;
 use crate::sim::generate::{self, GenOptions, Generator};
@@ -440,7 +440,7 @@ pub fn generate(a: GenerateArgs) -> anyhow::Result<ExitCode> {
 /// Run `medaid policy diff`.
 pub fn policy_diff(a: &Path, b: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let (pa, pb) = (load_policy(a)?, load_policy(b)?);
-    let changes = crate::policy_diff::diff(&pa, &pb);
+    let changes = crate::engine::policy::diff::diff(&pa, &pb);
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &changes)?;

@@ -2,7 +2,7 @@
 //! hospital cashier reads, and the national platform's names (§5a).
 
 use super::claim::Claim;
-use super::policy::{LayerKind, Policy};
+use super::policy::{Base, Layer, LayerKind, Place, Policy};
 use super::settle::{Accumulator, Computation, LayerOutcome};
 use crate::money::{self, fmt2, fmt_percent};
 use rust_decimal::Decimal;
@@ -31,6 +31,22 @@ pub struct LayerAnswer {
     #[serde(with = "money::serde_money")]
     pub paid: Decimal,
     pub cap_limited: bool,
+    /// What remains of the layer's annual limits (cap, shared pool) after
+    /// this settlement; absent where the person has no limit on the layer.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_money",
+        deserialize_with = "de_opt_decimal"
+    )]
+    pub remaining: Option<Decimal>,
+}
+
+fn ser_opt_money<S: serde::Serializer>(d: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => money::ser(d, s),
+        None => s.serialize_none(),
+    }
 }
 
 fn de_opt_decimal<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
@@ -101,6 +117,7 @@ impl Answer {
                 ratio: o.ratio,
                 paid: o.paid,
                 cap_limited: o.cap_limited,
+                remaining: if o.applied { o.remaining } else { None },
             })
             .collect();
         Answer {
@@ -192,7 +209,9 @@ pub fn explain(policy: &Policy, c: &Computation) -> Vec<String> {
     }
     for (l, o) in policy.layers.iter().zip(&c.layers) {
         if o.applied {
-            lines.push(explain_layer(l, o));
+            let mut line = explain_layer(l, o, c);
+            explain_v2(policy, l, o, c, &mut line);
+            lines.push(line);
         }
     }
     lines.push(format!(
@@ -206,19 +225,134 @@ pub fn explain(policy: &Policy, c: &Computation) -> Vec<String> {
     lines
 }
 
-fn explain_layer(l: &super::policy::Layer, o: &LayerOutcome) -> String {
-    let name = if l.name.is_empty() {
-        l.id.as_str()
-    } else {
-        l.name.as_str()
+/// Amount with thousands separators (`3,200.00`), for the limits that
+/// remain: the figure a cashier reads aloud to the patient.
+pub fn fmt_grouped(d: Decimal) -> String {
+    let plain = fmt2(d);
+    let (sign, digits) = match plain.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", plain.as_str()),
     };
-    let base_label = if l.base_all {
-        "可报费用（含政策范围外）"
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "00"));
+    let mut out = String::with_capacity(plain.len() + int.len() / 3);
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    format!("{sign}{out}.{frac}")
+}
+
+/// A signed percentage (`−10%`, `+5%`) with a real minus sign.
+fn signed_percent(d: Decimal) -> String {
+    if d.is_sign_negative() {
+        format!("−{}", fmt_percent(-d))
     } else {
-        "政策范围内"
+        format!("+{}", fmt_percent(d))
+    }
+}
+
+/// The version-2 parts of a layer's line: referral and place adjustments,
+/// the shared pool, 就高不重复.
+fn explain_v2(policy: &Policy, l: &Layer, o: &LayerOutcome, c: &Computation, s: &mut String) {
+    if let (Some(p), Some(amount)) = (l.pool, o.pool_amount) {
+        let pool = &policy.pools[p];
+        let left = o.remaining.unwrap_or_default();
+        s.push_str(&format!(
+            "；共用限额 {} {}，剩余 {}",
+            pool.display_name(),
+            fmt_grouped(amount),
+            fmt_grouped(left)
+        ));
+        if o.pool_limited {
+            s.push_str("（已用尽）");
+        }
+    }
+    if let Some(tag) = l.exclusive {
+        let others = policy
+            .layers
+            .iter()
+            .zip(&c.layers)
+            .any(|(x, xo)| x.exclusive == Some(tag) && xo.superseded);
+        if others {
+            s.push_str(&format!(
+                "；就高不重复：按 {} 救助",
+                basis_label(policy, l, c)
+            ));
+        }
+    }
+}
+
+/// The category a 就高不重复 layer aided the person as: the one whose ratio
+/// applied, else the first the person holds in the layer's scope.
+fn basis_label(policy: &Policy, l: &Layer, c: &Computation) -> String {
+    let held = c.who.categories & l.categories.unwrap_or(u64::MAX);
+    let mut best: Option<(usize, Decimal)> = None;
+    if let LayerKind::Ratio {
+        ratio_by_category: Some(t),
+        ..
+    } = &l.kind
+    {
+        for (i, r) in t.iter().enumerate() {
+            if let Some(r) = r {
+                if held & super::policy::bit(i) != 0 && best.is_none_or(|(_, b)| *r > b) {
+                    best = Some((i, *r));
+                }
+            }
+        }
+    }
+    let ix = best
+        .map(|(i, _)| i)
+        .or_else(|| (0..policy.categories.len()).find(|i| held & super::policy::bit(*i) != 0));
+    match ix {
+        Some(i) => policy.categories[i].1.clone(),
+        None => l.display_name().to_string(),
+    }
+}
+
+/// "未转诊 比例 −10%", "省域内 比例 −5%": which adjustments applied.
+fn adjust_words(l: &Layer, c: &Computation) -> String {
+    let LayerKind::Ratio {
+        ratio_adjust: a, ..
+    } = &l.kind
+    else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    let place_adj = a.for_claim(true, c.place);
+    if !c.referred && !a.unreferred.is_zero() {
+        parts.push(format!("未转诊 比例 {}", signed_percent(a.unreferred)));
+    }
+    if !place_adj.is_zero() && c.place != Place::County {
+        parts.push(format!(
+            "{} 比例 {}",
+            c.place.label(),
+            signed_percent(place_adj)
+        ));
+    }
+    parts.join("，")
+}
+
+fn explain_layer(l: &Layer, o: &LayerOutcome, c: &Computation) -> String {
+    let name = l.display_name();
+    let base_label = match l.base {
+        Base::All => "可报费用（含政策范围外）",
+        Base::Gross => "政策范围内费用（各项报销前）",
+        Base::InPolicy => "政策范围内",
     };
     let mut s = format!("{name}：");
+    if o.adjust != Decimal::ZERO {
+        s.push_str(&format!("{}，", adjust_words(l, c)));
+    }
     match &l.kind {
+        LayerKind::Given => {
+            s.push_str(&format!(
+                "医保平台已结算（基金 {}），{base_label}剩余 {}",
+                l.effective_fund_code(),
+                fmt2(o.base)
+            ));
+        }
         LayerKind::Ratio {
             deductible, bands, ..
         } => {
@@ -258,7 +392,9 @@ fn explain_layer(l: &super::policy::Layer, o: &LayerOutcome) -> String {
                     let mut floor = Decimal::ZERO;
                     let mut segs = Vec::new();
                     for b in bands {
-                        let r = (b.ratio + o.bonus).min(Decimal::ONE);
+                        let r = (b.ratio + o.bonus + o.adjust)
+                            .max(Decimal::ZERO)
+                            .min(Decimal::ONE);
                         let top = b.upto.map_or(hi, |u| u.min(hi));
                         let start = floor.max(lo);
                         if top > start {
@@ -309,7 +445,9 @@ fn explain_layer(l: &super::policy::Layer, o: &LayerOutcome) -> String {
             ));
         }
     }
-    if o.cap_limited {
+    if o.pool_limited {
+        s.push_str(&format!("，受共用限额限制，实付 {}", fmt2(o.paid)));
+    } else if o.cap_limited {
         let per = match &l.cap {
             Some(c) if c.per_year => format!(
                 "年度封顶线 {}（本年此前已付 {}）",
@@ -350,6 +488,7 @@ pub struct NhsaSetlInfo {
     pub hifp_pay: String,
     pub hifmi_pay: String,
     pub hifob_pay: String,
+    pub cvlserv_pay: String,
     pub maf_pay: String,
     pub oth_pay: String,
     pub fund_pay_sumamt: String,
@@ -365,64 +504,81 @@ pub struct NhsaSetlInfo {
 #[derive(Debug, Clone, Serialize)]
 pub struct NhsaSetlDetail {
     pub fund_pay_type: String,
+    pub fund_pay_type_name: String,
     pub inscp_scp_amt: String,
-    pub crt_payb_lmt_amt: String,
+    /// The limit that remains after this settlement; null where the fund
+    /// has no limit for this person.
+    pub crt_payb_lmt_amt: Option<String>,
     pub fund_payamt: String,
     pub setl_proc_info: String,
 }
 
+/// The setlinfo column a fund code pays into (§5a of the contract).
+pub fn nhsa_column(fund_code: &str) -> &'static str {
+    match fund_code {
+        "310100" | "390100" => "hifp_pay",
+        "390200" => "hifmi_pay",
+        "320100" => "hifob_pay",
+        "340100" => "cvlserv_pay",
+        "610100" => "maf_pay",
+        _ => "oth_pay",
+    }
+}
+
+/// The platform's name of a fund type.
+pub fn fund_type_name(fund_code: &str) -> &'static str {
+    match fund_code {
+        "310100" => "职工基本医疗保险统筹基金",
+        "320100" => "职工大额医疗费用补助",
+        "340100" => "公务员医疗补助",
+        "390100" => "城乡居民基本医疗保险基金",
+        "390200" => "城乡居民大病保险",
+        "390300" => "城乡居民大病补充保险",
+        "610100" => "医疗救助基金",
+        "640100" => "政府兜底",
+        "630100" => "医院减免",
+        _ => "其他基金",
+    }
+}
+
 impl NhsaAnswer {
     pub fn from_answer(a: &Answer) -> NhsaAnswer {
-        let by_code = |codes: &[&str]| -> Decimal {
+        let column = |name: &str| -> Decimal {
             a.layers
                 .iter()
-                .filter(|l| codes.contains(&l.fund_code.as_str()))
+                .filter(|l| nhsa_column(&l.fund_code) == name)
                 .map(|l| l.paid)
                 .sum()
         };
-        let known = ["390100", "390200", "390300", "610100"];
-        let oth: Decimal = a
-            .layers
-            .iter()
-            .filter(|l| !known.contains(&l.fund_code.as_str()))
-            .map(|l| l.paid)
-            .sum();
         let basic_ded = a
             .layers
             .iter()
-            .find(|l| l.fund_code == "390100" && l.applied)
+            .find(|l| matches!(l.fund_code.as_str(), "390100" | "310100") && l.applied)
             .map(|l| l.deductible)
             .unwrap_or_default();
-        let mut detail: Vec<NhsaSetlDetail> = Vec::new();
-        for l in a.layers.iter().filter(|l| l.applied && !l.paid.is_zero()) {
-            let line = a.explanation.iter().find(|e| {
-                e.starts_with(&format!(
-                    "{}：",
-                    if l.name.is_empty() { &l.id } else { &l.name }
-                ))
-            });
-            detail.push(NhsaSetlDetail {
-                fund_pay_type: l.fund_code.clone(),
-                inscp_scp_amt: fmt2(l.base),
-                crt_payb_lmt_amt: fmt2(l.eligible),
-                fund_payamt: fmt2(l.paid),
-                setl_proc_info: line.cloned().unwrap_or_default(),
-            });
-        }
-        if !a.hospital_waived.is_zero() {
-            detail.push(NhsaSetlDetail {
-                fund_pay_type: "630100".into(),
-                inscp_scp_amt: fmt2(a.in_policy),
-                crt_payb_lmt_amt: fmt2(a.hospital_waived),
-                fund_payamt: fmt2(a.hospital_waived),
-                setl_proc_info: a
-                    .explanation
-                    .first()
-                    .filter(|e| e.starts_with("七免一减"))
-                    .cloned()
-                    .unwrap_or_default(),
-            });
-        }
+        // One row per paying fund; the hospital's waivers are not a fund
+        // (they are hosp_part_amt), so Σ fund_payamt = fund_pay_sumamt.
+        let detail = a
+            .layers
+            .iter()
+            .filter(|l| l.applied && !l.paid.is_zero())
+            .map(|l| {
+                let line = a.explanation.iter().find(|e| {
+                    e.starts_with(&format!(
+                        "{}：",
+                        if l.name.is_empty() { &l.id } else { &l.name }
+                    ))
+                });
+                NhsaSetlDetail {
+                    fund_pay_type: l.fund_code.clone(),
+                    fund_pay_type_name: fund_type_name(&l.fund_code).to_string(),
+                    inscp_scp_amt: fmt2(l.base),
+                    crt_payb_lmt_amt: l.remaining.map(fmt2),
+                    fund_payamt: fmt2(l.paid),
+                    setl_proc_info: line.cloned().unwrap_or_default(),
+                }
+            })
+            .collect();
         NhsaAnswer {
             setlinfo: NhsaSetlInfo {
                 setl_id: a.settlement_id.clone(),
@@ -436,11 +592,12 @@ impl NhsaAnswer {
                 preselfpay_amt: fmt2(a.self_pay_first),
                 inscp_scp_amt: fmt2(a.in_policy),
                 act_pay_dedc: fmt2(basic_ded),
-                hifp_pay: fmt2(by_code(&["390100"])),
-                hifmi_pay: fmt2(by_code(&["390200"])),
-                hifob_pay: fmt2(by_code(&["390300"])),
-                maf_pay: fmt2(by_code(&["610100"])),
-                oth_pay: fmt2(oth),
+                hifp_pay: fmt2(column("hifp_pay")),
+                hifmi_pay: fmt2(column("hifmi_pay")),
+                hifob_pay: fmt2(column("hifob_pay")),
+                cvlserv_pay: fmt2(column("cvlserv_pay")),
+                maf_pay: fmt2(column("maf_pay")),
+                oth_pay: fmt2(column("oth_pay")),
                 fund_pay_sumamt: fmt2(a.fund_paid),
                 hosp_part_amt: fmt2(a.hospital_waived),
                 psn_part_amt: fmt2(a.patient_payable),

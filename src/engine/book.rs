@@ -10,13 +10,15 @@ use std::collections::HashMap;
 #[derive(Debug, Clone)]
 struct Slot {
     policy_id: String,
+    /// The accumulator keys of the policy ([`Policy::slots`]).
     layer_ids: Vec<String>,
     accs: Vec<Accumulator>,
 }
 
 /// Accumulators per (person, year). Claims of one year normally share one
 /// policy; when a later claim of the year falls under another policy (a
-/// mid-year change), the running totals carry over by layer id.
+/// mid-year change), the running totals carry over by key (layer id,
+/// `pool:ID`, `layer@group`).
 #[derive(Debug, Default, Clone)]
 pub struct Book {
     slots: HashMap<(String, i32), Slot>,
@@ -32,24 +34,24 @@ impl Book {
         let key = (person.to_string(), year);
         let slot = self.slots.entry(key).or_insert_with(|| Slot {
             policy_id: policy.id.clone(),
-            layer_ids: policy.layers.iter().map(|l| l.id.clone()).collect(),
-            accs: vec![Accumulator::ZERO; policy.layers.len()],
+            layer_ids: policy.slots.clone(),
+            accs: vec![Accumulator::ZERO; policy.slots.len()],
         });
         if slot.policy_id != policy.id {
             let accs = policy
-                .layers
+                .slots
                 .iter()
-                .map(|l| {
+                .map(|key| {
                     slot.layer_ids
                         .iter()
-                        .position(|x| x == &l.id)
+                        .position(|x| x == key)
                         .map(|i| slot.accs[i])
                         .unwrap_or_default()
                 })
                 .collect();
             *slot = Slot {
                 policy_id: policy.id.clone(),
-                layer_ids: policy.layers.iter().map(|l| l.id.clone()).collect(),
+                layer_ids: policy.slots.clone(),
                 accs,
             };
         }

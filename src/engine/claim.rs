@@ -6,9 +6,11 @@
 //! [`Policy`], turning every id into a small integer so that the engine does
 //! no string work.
 
-use super::policy::{bit, Mask, Policy};
+use super::policy::{bit, Mask, Place, Policy, PolicySet};
 use crate::money::Amount;
+use crate::money::Fraction;
 use chrono::{Datelike, NaiveDate};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -45,19 +47,58 @@ impl<'de> Deserialize<'de> for ItemClass {
 #[serde(transparent)]
 pub struct Day(pub NaiveDate);
 
+impl Day {
+    /// Strict ISO date: exactly `YYYY-MM-DD` with a four-digit year (a
+    /// two-digit year such as `17-05-01` is refused, not read as year 17).
+    pub fn parse(s: &str) -> Option<Day> {
+        let b = s.as_bytes();
+        let shape = b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        if !shape {
+            return None;
+        }
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(Day)
+    }
+}
+
 impl<'de> Deserialize<'de> for Day {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-            .map(Day)
-            .map_err(|_| {
-                serde::de::Error::custom(format!("expected a date YYYY-MM-DD, found {s:?}"))
-            })
+        Day::parse(s.trim()).ok_or_else(|| {
+            serde::de::Error::custom(format!("expected a date YYYY-MM-DD, found {s:?}"))
+        })
+    }
+}
+
+/// A share in [0, 1] read from a claim (an item's `self_pay_ratio`): a
+/// decimal string, or a JSON number read from its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Share(#[serde(serialize_with = "crate::money::ser_ratio")] pub rust_decimal::Decimal);
+
+impl<'de> Deserialize<'de> for Share {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = crate::money::NumberText::deserialize(d)?.0;
+        let v: rust_decimal::Decimal = text
+            .trim()
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("not a number: {text:?}")))?;
+        if v < rust_decimal::Decimal::ZERO || v > rust_decimal::Decimal::ONE {
+            return Err(serde::de::Error::custom(format!(
+                "must lie in [0, 1], found {text}"
+            )));
+        }
+        Ok(Share(v))
     }
 }
 
 /// One line of the bill.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Item {
     #[serde(default)]
     pub code: String,
@@ -75,6 +116,10 @@ pub struct Item {
         serialize_with = "ser_opt_amount"
     )]
     pub limit_amount: Option<Amount>,
+    /// The platform's `selfpay_prop`: replaces the policy's self-pay-first
+    /// share for this item (class A or B only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_pay_ratio: Option<Share>,
 }
 
 fn ser_amount<S: serde::Serializer>(a: &Amount, s: S) -> Result<S::Ok, S::Error> {
@@ -87,8 +132,11 @@ fn ser_opt_amount<S: serde::Serializer>(a: &Option<Amount>, s: S) -> Result<S::O
     }
 }
 
-/// A claim as the hospital sends it (DESIGN.md §3).
+/// A claim as the hospital sends it. Fields it does not know are refused:
+/// a misspelt `limit_amount` or an ignored `referral` would settle wrong
+/// amounts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Claim {
     pub claim_id: String,
     #[serde(default)]
@@ -106,6 +154,22 @@ pub struct Claim {
     #[serde(default)]
     pub diagnoses: Vec<String>,
     pub items: Vec<Item>,
+    /// The platform's insurance type (insutype: `390`, `310`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insurance_type: Option<String>,
+    /// Region code of the hospital (trusted only offline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hospital_region: Option<String>,
+    /// The person's insured region, 参保地 (trusted only offline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insured_region: Option<String>,
+    /// `false` when the patient came without the required referral.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<bool>,
+    /// What funds settled elsewhere paid, by fund code (the platform's
+    /// setldetail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fund_payments: Option<std::collections::BTreeMap<String, Amount>>,
 }
 
 /// A refused claim: which claim, which field, why.
@@ -119,6 +183,12 @@ pub struct ClaimError {
 }
 
 impl ClaimError {
+    /// The same error, for claim `id`.
+    pub fn for_claim(mut self, id: &str) -> Self {
+        self.claim_id = Some(id.to_string());
+        self
+    }
+
     pub fn new(
         claim_id: Option<&str>,
         path: impl Into<String>,
@@ -172,13 +242,28 @@ pub fn parse_json(text: &str) -> Result<Claim, ClaimError> {
         Err(e) => {
             let claim_id = sniff_claim_id_json(text);
             let path = e.path().to_string();
-            let path = if path == "." { String::new() } else { path };
+            let message = clean_serde_message(&e.into_inner().to_string());
+            let path = with_unknown_field(if path == "." { "" } else { &path }, &message);
             Err(ClaimError {
                 claim_id,
                 path,
-                message: clean_serde_message(&e.into_inner().to_string()),
+                message,
             })
         }
+    }
+}
+
+/// serde names an unknown field in its message, and the path stops at the
+/// object holding it: the refusal should name the field itself
+/// (`items[3].note`, `remark`).
+fn with_unknown_field(path: &str, message: &str) -> String {
+    let field = message
+        .strip_prefix("unknown field `")
+        .and_then(|m| m.split('`').next());
+    match field {
+        Some(f) if path.is_empty() => f.to_string(),
+        Some(f) if !path.ends_with(f) => format!("{path}.{f}"),
+        _ => path.to_string(),
     }
 }
 
@@ -190,6 +275,7 @@ fn sniff_claim_id_json(text: &str) -> Option<String> {
 
 // XML: the same fields, lists wrapped (see README "Claims as XML").
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct XmlClaim {
     claim_id: String,
     #[serde(default)]
@@ -205,17 +291,45 @@ struct XmlClaim {
     #[serde(default)]
     diagnoses: XmlList<String, DiagnosisTag>,
     items: XmlItems,
+    #[serde(default)]
+    insurance_type: Option<String>,
+    #[serde(default)]
+    hospital_region: Option<String>,
+    #[serde(default)]
+    insured_region: Option<String>,
+    #[serde(default)]
+    referral: Option<String>,
+    #[serde(default)]
+    fund_payments: Option<XmlFundPayments>,
 }
 
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct XmlItems {
     #[serde(default)]
     item: Vec<XmlItem>,
 }
 
+/// `<fund_payments><fund_payment><fund_code>390100</fund_code>
+/// <amount>16575.00</amount></fund_payment>…</fund_payments>`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct XmlFundPayments {
+    #[serde(default)]
+    fund_payment: Vec<XmlFundPayment>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct XmlFundPayment {
+    fund_code: String,
+    amount: String,
+}
+
 /// In XML every leaf is text; amounts are read as strings and checked by
 /// the same parser as JSON amounts.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct XmlItem {
     #[serde(default)]
     code: String,
@@ -227,6 +341,8 @@ struct XmlItem {
     amount: String,
     #[serde(default)]
     limit_amount: Option<String>,
+    #[serde(default)]
+    self_pay_ratio: Option<String>,
 }
 
 /// `<categories><category>dibao</category></categories>` and the like.
@@ -270,45 +386,14 @@ pub fn parse_xml(text: &str) -> Result<Claim, ClaimError> {
     let mut de = quick_xml::de::Deserializer::from_str(text);
     match serde_path_to_error::deserialize::<_, XmlClaim>(&mut de) {
         Ok(x) => {
-            let id = Some(x.claim_id.as_str());
-            let mut items = Vec::with_capacity(x.items.item.len());
-            for (i, it) in x.items.item.into_iter().enumerate() {
-                let amount = crate::money::parse_amount(&it.amount).map_err(|e| {
-                    ClaimError::new(id, format!("items[{i}].amount"), e.to_string())
-                })?;
-                let limit_amount = match it.limit_amount.as_deref().map(str::trim) {
-                    None | Some("") => None,
-                    Some(l) => Some(crate::money::parse_amount(l).map_err(|e| {
-                        ClaimError::new(id, format!("items[{i}].limit_amount"), e.to_string())
-                    })?),
-                };
-                items.push(Item {
-                    code: it.code,
-                    name: it.name,
-                    kind: it.kind,
-                    class: it.class,
-                    amount: Amount(amount),
-                    limit_amount: limit_amount.map(Amount),
-                });
-            }
-            let c = Claim {
-                claim_id: x.claim_id,
-                hospital: x.hospital,
-                hospital_level: x.hospital_level,
-                person_id: x.person_id,
-                categories: x.categories.0,
-                medical_type: x.medical_type,
-                admitted_on: x.admitted_on,
-                discharged_on: x.discharged_on,
-                diagnoses: x.diagnoses.0,
-                items,
-            };
+            let c = claim_of_xml(x)?;
             check_shape(&c)?;
             Ok(c)
         }
         Err(e) => {
             let path = e.path().to_string().replace("items.item", "items");
-            let path = if path == "." { String::new() } else { path };
+            let message = e.into_inner().to_string();
+            let path = with_unknown_field(if path == "." { "" } else { &path }, &message);
             let claim_id = text.find("<claim_id>").and_then(|i| {
                 text[i + 10..]
                     .find("</claim_id>")
@@ -317,27 +402,168 @@ pub fn parse_xml(text: &str) -> Result<Claim, ClaimError> {
             Err(ClaimError {
                 claim_id,
                 path,
-                message: e.into_inner().to_string(),
+                message,
             })
         }
+    }
+}
+
+fn xml_amount(id: Option<&str>, path: String, text: &str) -> Result<Amount, ClaimError> {
+    crate::money::parse_amount(text)
+        .map(Amount)
+        .map_err(|e| ClaimError::new(id, path, e.to_string()))
+}
+
+fn xml_item(id: Option<&str>, i: usize, it: XmlItem) -> Result<Item, ClaimError> {
+    let amount = xml_amount(id, format!("items[{i}].amount"), &it.amount)?;
+    let limit_amount = match it.limit_amount.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(l) => Some(xml_amount(id, format!("items[{i}].limit_amount"), l)?),
+    };
+    let self_pay_ratio = match it.self_pay_ratio.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(r) => Some(
+            Share::deserialize(
+                serde::de::value::StrDeserializer::<serde::de::value::Error>::new(r),
+            )
+            .map_err(|e| {
+                ClaimError::new(id, format!("items[{i}].self_pay_ratio"), e.to_string())
+            })?,
+        ),
+    };
+    Ok(Item {
+        code: it.code,
+        name: it.name,
+        kind: it.kind,
+        class: it.class,
+        amount,
+        limit_amount,
+        self_pay_ratio,
+    })
+}
+
+fn claim_of_xml(x: XmlClaim) -> Result<Claim, ClaimError> {
+    let id = Some(x.claim_id.as_str());
+    let mut items = Vec::with_capacity(x.items.item.len());
+    for (i, it) in x.items.item.into_iter().enumerate() {
+        items.push(xml_item(id, i, it)?);
+    }
+    let referral = match x.referral.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("true" | "1") => Some(true),
+        Some("false" | "0") => Some(false),
+        Some(o) => {
+            return Err(ClaimError::new(
+                id,
+                "referral",
+                format!("expected true or false, found {o:?}"),
+            ))
+        }
+    };
+    let fund_payments = match x.fund_payments {
+        None => None,
+        Some(f) => {
+            let mut m = std::collections::BTreeMap::new();
+            for (i, p) in f.fund_payment.into_iter().enumerate() {
+                let a = xml_amount(id, format!("fund_payments[{i}].amount"), &p.amount)?;
+                if m.insert(p.fund_code.trim().to_string(), a).is_some() {
+                    return Err(ClaimError::new(
+                        id,
+                        format!("fund_payments[{i}].fund_code"),
+                        format!("fund code {} is given twice", p.fund_code.trim()),
+                    ));
+                }
+            }
+            Some(m)
+        }
+    };
+    Ok(Claim {
+        claim_id: x.claim_id,
+        hospital: x.hospital,
+        hospital_level: x.hospital_level,
+        person_id: x.person_id,
+        categories: x.categories.0,
+        medical_type: x.medical_type,
+        admitted_on: x.admitted_on,
+        discharged_on: x.discharged_on,
+        diagnoses: x.diagnoses.0,
+        items,
+        insurance_type: x.insurance_type,
+        hospital_region: x.hospital_region,
+        insured_region: x.insured_region,
+        referral,
+        fund_payments,
+    })
+}
+
+/// Longest id (claim, person, hospital) accepted.
+pub const MAX_ID_CHARS: usize = 100;
+
+/// An identifier: not empty, at most [`MAX_ID_CHARS`] characters, no
+/// control characters (they break XML exports and PostgreSQL text), and
+/// not starting with a character a spreadsheet reads as a formula.
+fn check_id(id: Option<&str>, field: &str, v: &str, required: bool) -> Result<(), ClaimError> {
+    if v.trim().is_empty() {
+        if required {
+            return Err(ClaimError::new(id, field, "must not be empty"));
+        }
+        return Ok(());
+    }
+    if v.chars().count() > MAX_ID_CHARS {
+        return Err(ClaimError::new(
+            id,
+            field,
+            format!("longer than {MAX_ID_CHARS} characters"),
+        ));
+    }
+    if let Some(ch) = v.chars().find(|ch| ch.is_control()) {
+        return Err(ClaimError::new(
+            id,
+            field,
+            format!(
+                "contains the control character U+{:04X}; ids are printable text",
+                ch as u32
+            ),
+        ));
+    }
+    if v.starts_with(['=', '+', '-', '@']) {
+        return Err(ClaimError::new(
+            id,
+            field,
+            "must not start with = + - or @ (a spreadsheet would read it as a formula)",
+        ));
+    }
+    Ok(())
+}
+
+/// A 6-digit administrative division code (行政区划代码), when given.
+fn check_region(id: Option<&str>, field: &str, v: Option<&str>) -> Result<(), ClaimError> {
+    match v {
+        Some(r) if r.len() != 6 || !r.bytes().all(|b| b.is_ascii_digit()) => Err(ClaimError::new(
+            id,
+            field,
+            format!("expected a 6-digit region code such as \"411303\", found {r:?}"),
+        )),
+        _ => Ok(()),
     }
 }
 
 /// Checks that need no policy.
 fn check_shape(c: &Claim) -> Result<(), ClaimError> {
     let id = Some(c.claim_id.as_str());
-    if c.claim_id.trim().is_empty() {
-        return Err(ClaimError::new(None, "claim_id", "must not be empty"));
-    }
-    if c.claim_id.len() > 100 {
-        return Err(ClaimError::new(
-            id,
-            "claim_id",
-            "longer than 100 characters",
-        ));
-    }
-    if c.person_id.trim().is_empty() {
-        return Err(ClaimError::new(id, "person_id", "must not be empty"));
+    check_id(None, "claim_id", &c.claim_id, true)?;
+    check_id(id, "person_id", &c.person_id, true)?;
+    check_id(id, "hospital", &c.hospital, false)?;
+    check_region(id, "hospital_region", c.hospital_region.as_deref())?;
+    check_region(id, "insured_region", c.insured_region.as_deref())?;
+    for (i, it) in c.items.iter().enumerate() {
+        if it.class == ItemClass::C && it.self_pay_ratio.is_some() {
+            return Err(ClaimError::new(
+                id,
+                format!("items[{i}].self_pay_ratio"),
+                "a class C item is wholly self-paid; a self-pay ratio applies to class A or B only",
+            ));
+        }
     }
     if c.items.is_empty() {
         return Err(ClaimError::new(
@@ -376,6 +602,9 @@ pub struct ResolvedItem {
     pub limit_fen: Option<i64>,
     /// `kind` is one of the waivers' free items.
     pub free_kind: bool,
+    /// The item's own self-pay share (`self_pay_ratio`), replacing the
+    /// policy's class-B share.
+    pub self_pay: Option<(Fraction, Decimal)>,
 }
 
 /// The person and place a claim is settled for (身份): from the claim
@@ -394,6 +623,14 @@ pub struct ResolvedClaim {
     /// Disease groups the primary diagnosis matches.
     pub groups: Mask,
     pub items: Vec<ResolvedItem>,
+    /// Index of the claim's insurance type among the policy's, if any.
+    pub insurance_type: Option<usize>,
+    /// Where the care happened relative to the insured region.
+    pub place: Place,
+    /// `false` when the patient came without the required referral.
+    pub referred: bool,
+    /// What funds settled elsewhere paid, by fund code.
+    pub fund_payments: Option<Vec<(String, Decimal)>>,
 }
 
 /// Bind a claim to `policy`. Refuses undeclared medical types and a
@@ -430,13 +667,39 @@ pub fn resolve(policy: &Policy, c: &Claim) -> Result<ResolvedClaim, ClaimError> 
             amount_fen: crate::money::to_fen(it.amount.0),
             limit_fen: it.limit_amount.map(|a| crate::money::to_fen(a.0)),
             free_kind: policy.is_free_item_kind(&it.kind),
+            self_pay: it.self_pay_ratio.map(|s| (Fraction::new(s.0), s.0)),
         })
         .collect();
+    let insurance_type = match c.insurance_type.as_deref() {
+        None => None,
+        Some(t) => Some(policy.insurance_type_index(t.trim()).ok_or_else(|| {
+            ClaimError::new(
+                id,
+                "insurance_type",
+                format!(
+                    "unknown insurance type {t:?} (policy {} declares {})",
+                    policy.id,
+                    if policy.insurance_types.is_empty() {
+                        "none".to_string()
+                    } else {
+                        list_ids(&policy.insurance_types)
+                    }
+                ),
+            )
+        })?),
+    };
     Ok(ResolvedClaim {
         medical_type,
         year: c.discharged_on.0.year(),
         groups: policy.groups_of(c.diagnoses.first().map(String::as_str)),
         items,
+        insurance_type,
+        place: Place::of(c.hospital_region.as_deref(), c.insured_region.as_deref()),
+        referred: c.referral.unwrap_or(true),
+        fund_payments: c
+            .fund_payments
+            .as_ref()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.0)).collect()),
     })
 }
 
@@ -509,19 +772,15 @@ fn list_ids(l: &[(String, String)]) -> String {
         .join(", ")
 }
 
-/// Pick the policy in force on the claim's discharge date among several
-/// (the first in `policies` that covers it).
-pub fn policy_for<'a>(policies: &'a [Policy], c: &Claim) -> Result<&'a Policy, ClaimError> {
-    policies
-        .iter()
-        .find(|p| p.covers(c.discharged_on.0))
-        .ok_or_else(|| {
-            ClaimError::new(
-                Some(&c.claim_id),
-                "discharged_on",
-                format!("no policy in force on {}", c.discharged_on.0),
-            )
-        })
+/// The claim's policy among `set`: in force on its discharge date, for its
+/// insured region (else its hospital's region).
+pub fn policy_for<'a>(set: &'a PolicySet, c: &Claim) -> Result<&'a Policy, ClaimError> {
+    set.choose(
+        c.discharged_on.0,
+        c.insured_region.as_deref(),
+        c.hospital_region.as_deref(),
+    )
+    .map_err(|e| ClaimError::new(Some(&c.claim_id), e.field, e.message))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The settlement engine: pure functions, no I/O, no async.
 //!
-//! - [`policy`]: the TOML policy, validated and compiled to integer ids.
+//! - [`policy`]: the TOML policy, validated and compiled to integer ids;
+//!   the [`PolicySet`] that picks a claim's policy by date and region.
 //! - [`claim`]: the hospital's claim (JSON or XML) and its checks.
 //! - [`settle`](mod@settle): the arithmetic of DESIGN.md §4.
 //! - [`answer`]: the answer of §5, its explanation, and the national names.
@@ -15,7 +16,7 @@ mod toml_tree;
 
 pub use answer::{Answer, NhsaAnswer};
 pub use claim::{Claim, ClaimError, Identity, ResolvedClaim};
-pub use policy::{Policy, PolicyError, PolicyErrors};
+pub use policy::{Policy, PolicyError, PolicyErrors, PolicySet};
 pub use settle::{settle, Accumulator, Computation};
 
 /// Settle a claim offline, trusting the identity it states (the CLI's
@@ -27,7 +28,8 @@ pub fn settle_stated(
 ) -> Result<(Answer, Computation), ClaimError> {
     let who = claim::stated_identity(policy, claim)?;
     let resolved = claim::resolve(policy, claim)?;
-    let comp = settle::settle(policy, &resolved, who, accs);
+    let comp =
+        settle::settle(policy, &resolved, who, accs).map_err(|e| e.for_claim(&claim.claim_id))?;
     let answer = Answer::build(policy, claim, resolved.year, &comp);
     Ok((answer, comp))
 }

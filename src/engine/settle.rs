@@ -9,7 +9,7 @@
 //! reimbursement ratio.
 
 use super::claim::{Identity, ItemClass, ResolvedClaim};
-use super::policy::{bit, ByLevel, Layer, LayerKind, Mask, Policy};
+use super::policy::{bit, Band, Base, ByLevel, Deductible, Layer, LayerKind, Place, Policy};
 use crate::money::{from_fen, round2, round4, to_fen};
 use rust_decimal::Decimal;
 
@@ -58,16 +58,26 @@ pub struct LayerOutcome {
     pub deductible: Decimal,
     pub eligible: Decimal,
     /// The ratio applied (the first band's when banded; the target ratio
-    /// for a target layer). `None` when not applied.
+    /// for a target layer). `None` when not applied or given.
     pub ratio: Option<Decimal>,
     /// Bonus added to the ratio (already included in `ratio`).
     pub bonus: Decimal,
+    /// `ratio_adjust` entries that applied (already included in `ratio`).
+    pub adjust: Decimal,
     pub paid: Decimal,
+    /// The cap or the pool lowered the pay.
     pub cap_limited: bool,
-    /// The pay before the cap (equal to `paid` unless `cap_limited`).
+    /// The pool (not the cap) was what lowered the pay.
+    pub pool_limited: bool,
+    /// The pay before the cap and pool (equal to `paid` unless limited).
     pub uncapped: Decimal,
     /// The cap that applied, if any.
     pub cap: Option<Decimal>,
+    /// The pool amount that applied, if any.
+    pub pool_amount: Option<Decimal>,
+    /// What remains of the layer's limits (cap, pool) after this claim;
+    /// `None` when the layer has no limit for this person.
+    pub remaining: Option<Decimal>,
     /// The deductible was waived by the policy.
     pub deductible_waived: bool,
     /// The full deductible before the year's earlier use (after any factor).
@@ -78,6 +88,9 @@ pub struct LayerOutcome {
     /// keeps (`round((1 − target) × ref)`).
     pub reference: Decimal,
     pub allowed: Decimal,
+    /// In scope but left out because an earlier layer of its `exclusive`
+    /// tag applied (就高不重复).
+    pub superseded: bool,
     /// What this layer adds to the person's accumulator.
     pub delta: Accumulator,
 }
@@ -90,15 +103,20 @@ impl LayerOutcome {
         eligible: Decimal::ZERO,
         ratio: None,
         bonus: Decimal::ZERO,
+        adjust: Decimal::ZERO,
         paid: Decimal::ZERO,
         cap_limited: false,
+        pool_limited: false,
         uncapped: Decimal::ZERO,
         cap: None,
+        pool_amount: None,
+        remaining: None,
         deductible_waived: false,
         deductible_full: Decimal::ZERO,
         before: Accumulator::ZERO,
         reference: Decimal::ZERO,
         allowed: Decimal::ZERO,
+        superseded: false,
         delta: Accumulator::ZERO,
     };
 }
@@ -117,9 +135,18 @@ pub struct Computation {
     pub hospital_waived: Decimal,
     /// One per policy layer, in policy order.
     pub layers: Vec<LayerOutcome>,
+    /// Deltas of the accumulator slots after the layers' (pools, then
+    /// per-group caps; see [`Policy::slots`]). Only `paid` moves. Empty
+    /// for a policy without such slots.
+    pub extra: Vec<Accumulator>,
     pub fund_paid: Decimal,
     pub patient_payable: Decimal,
     pub reimbursement_ratio: Decimal,
+    /// The identity the claim was settled for (for explanations).
+    pub who: Identity,
+    /// Place of care and referral, as the claim stated them.
+    pub place: Place,
+    pub referred: bool,
 }
 
 impl Computation {
@@ -129,47 +156,21 @@ impl Computation {
     pub fn out_of_policy(&self) -> Decimal {
         self.over_limit + self.self_pay_first + self.fully_self_pay
     }
-    /// Accumulator deltas, one per layer.
+    /// Accumulator deltas, one per slot of [`Policy::slots`]: the layers'
+    /// in order, then pools and per-group caps.
     pub fn deltas(&self) -> impl Iterator<Item = &Accumulator> {
-        self.layers.iter().map(|l| &l.delta)
+        self.layers
+            .iter()
+            .map(|l| &l.delta)
+            .chain(self.extra.iter())
     }
 }
 
-/// The value among the person's categories that `table` names which
-/// `better` prefers to every other (`>` for the highest, `<` for the smallest).
-#[inline]
-fn pick(
-    table: &[Option<Decimal>],
-    cats: Mask,
-    better: fn(&Decimal, &Decimal) -> bool,
-) -> Option<Decimal> {
-    let mut best: Option<Decimal> = None;
-    let mut m = cats;
-    while m != 0 {
-        let i = m.trailing_zeros() as usize;
-        m &= m - 1;
-        if let Some(Some(v)) = table.get(i) {
-            if best.is_none_or(|b| better(v, &b)) {
-                best = Some(*v);
-            }
-        }
-    }
-    best
-}
+use super::claim::ClaimError;
+use super::policy::{highest_held as highest, smallest_held as smallest};
 
-/// Highest value among the person's categories that `table` names.
-#[inline]
-fn highest(table: &[Option<Decimal>], cats: Mask) -> Option<Decimal> {
-    pick(table, cats, |a, b| a > b)
-}
-
-/// Smallest value among the person's categories that `table` names.
-#[inline]
-fn smallest(table: &[Option<Decimal>], cats: Mask) -> Option<Decimal> {
-    pick(table, cats, |a, b| a < b)
-}
-
-/// Whether `layer` applies to this claim and person.
+/// Whether `layer`'s own scope keys admit this claim and person (the
+/// `exclusive` rule is applied by the caller, across layers).
 #[inline]
 pub fn in_scope(layer: &Layer, claim: &ResolvedClaim, who: Identity) -> bool {
     layer
@@ -178,37 +179,37 @@ pub fn in_scope(layer: &Layer, claim: &ResolvedClaim, who: Identity) -> bool {
         && layer.levels.is_none_or(|m| m & bit(who.level) != 0)
         && layer.diseases.is_none_or(|m| m & claim.groups != 0)
         && layer.categories.is_none_or(|m| m & who.categories != 0)
+        && layer
+            .insurance_types
+            .is_none_or(|m| claim.insurance_type.is_some_and(|t| m & bit(t) != 0))
+        && layer.places.is_none_or(|m| m & claim.place.bit() != 0)
+        && (!layer.referral_required || claim.referred)
 }
 
-/// Settle one claim. `accs` holds the person's accumulators for the claim's
-/// year, one per policy layer (missing entries count as zero).
-pub fn settle(
-    policy: &Policy,
-    claim: &ResolvedClaim,
-    who: Identity,
-    accs: &[Accumulator],
-) -> Computation {
-    let zero = Decimal::ZERO;
-    let level_bit = bit(who.level);
-    let type_bit = bit(claim.medical_type);
-
-    // Step 1–2: items.
-    let (waiver_person, free_ok, reduce_ok, rate) = match &policy.waivers {
-        Some(w) => {
-            let person = who.categories & w.categories != 0;
-            (
-                person,
-                person && w.free_item_levels & level_bit != 0,
-                person
-                    && w.reduction_levels & level_bit != 0
-                    && w.reduction_medical_types & type_bit != 0,
-                w.reduction_rate,
-            )
+/// Which layers apply: their own scope, then 就高不重复 — of the layers that
+/// share an `exclusive` tag only the first in scope applies. Bit `i` set
+/// for layer `i` applying; `superseded` for those the tag left out.
+fn applying_layers(policy: &Policy, claim: &ResolvedClaim, who: Identity) -> (u128, u128) {
+    let (mut applies, mut superseded, mut tags_used) = (0u128, 0u128, 0u64);
+    for (i, l) in policy.layers.iter().enumerate() {
+        if !in_scope(l, claim, who) {
+            continue;
         }
-        None => (false, false, false, zero),
-    };
-    let _ = waiver_person;
-    // Items are summed in whole fen: exact, and far cheaper than decimals.
+        if let Some(t) = l.exclusive {
+            if tags_used & bit(t) != 0 {
+                superseded |= 1 << i;
+                continue;
+            }
+            tags_used |= bit(t);
+        }
+        applies |= 1 << i;
+    }
+    (applies, superseded)
+}
+
+/// Step 1–2: the items, summed in whole fen (exact, and far cheaper than
+/// decimals): total, free, over limit, self-pay-first, fully self-pay, in policy.
+fn sum_items(policy: &Policy, claim: &ResolvedClaim, free_ok: bool) -> [i64; 6] {
     let share_b = policy.self_pay_first_b_fraction;
     let (mut total, mut free, mut over, mut spf, mut fsp, mut inp) =
         (0i64, 0i64, 0i64, 0i64, 0i64, 0i64);
@@ -225,30 +226,108 @@ pub fn settle(
             }
             _ => it.amount_fen,
         };
-        match it.class {
-            ItemClass::A => inp += r,
-            ItemClass::B => {
-                let s = if share_b.is_zero() {
-                    0
-                } else {
-                    share_b
-                        .of_fen(r)
-                        .unwrap_or_else(|| to_fen(round2(from_fen(r) * policy.self_pay_first_b)))
-                };
-                spf += s;
-                inp += r - s;
+        let share = match (it.class, it.self_pay) {
+            (ItemClass::C, _) => {
+                fsp += r;
+                continue;
             }
-            ItemClass::C => fsp += r,
+            (_, Some(own)) => Some(own),
+            (ItemClass::B, None) if !share_b.is_zero() => Some((share_b, policy.self_pay_first_b)),
+            _ => None,
+        };
+        let s = match share {
+            None => 0,
+            Some((f, d)) => f
+                .of_fen(r)
+                .unwrap_or_else(|| to_fen(round2(from_fen(r) * d))),
+        };
+        spf += s;
+        inp += r - s;
+    }
+    [total, free, over, spf, fsp, inp]
+}
+
+/// A claim's `fund_payments` checked against the given layers that apply:
+/// every key names one of them, and a claim meeting one carries the object.
+fn check_fund_payments(
+    policy: &Policy,
+    claim: &ResolvedClaim,
+    applies: u128,
+) -> Result<(), ClaimError> {
+    let given = || {
+        policy
+            .layers
+            .iter()
+            .enumerate()
+            .filter(move |(i, l)| applies & (1 << i) != 0 && l.is_given())
+            .map(|(_, l)| l)
+    };
+    for (code, _) in claim.fund_payments.iter().flatten() {
+        if !given().any(|l| l.effective_fund_code() == code) {
+            return Err(ClaimError::new(
+                None,
+                format!("fund_payments.{code}"),
+                format!("no given layer of policy {} in scope for this claim pays under fund code {code}", policy.id),
+            ));
         }
     }
-    let (total, free, over, spf, fsp, inp) = (
-        from_fen(total),
-        from_fen(free),
-        from_fen(over),
-        from_fen(spf),
-        from_fen(fsp),
-        from_fen(inp),
-    );
+    match (&claim.fund_payments, given().next()) {
+        (None, Some(l)) => Err(ClaimError::new(
+            None,
+            "fund_payments",
+            format!(
+                "required by layer `{}`: it pays what the platform settled under fund code {}",
+                l.id,
+                l.effective_fund_code()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What the claim says the platform paid under `code`.
+fn given_pay(claim: &ResolvedClaim, code: &str) -> Decimal {
+    claim
+        .fund_payments
+        .as_deref()
+        .and_then(|p| p.iter().find(|(c, _)| c == code))
+        .map_or(Decimal::ZERO, |(_, v)| *v)
+}
+
+/// The running state of step 4.
+struct Remainders {
+    in_net: Decimal,
+    out_net: Decimal,
+    rem_in: Decimal,
+    rem_out: Decimal,
+}
+
+/// Settle one claim. `accs` holds the person's accumulators for the claim's
+/// year, one per slot of [`Policy::slots`] (missing entries count as zero).
+/// Refuses a claim whose `fund_payments` do not fit the policy.
+pub fn settle(
+    policy: &Policy,
+    claim: &ResolvedClaim,
+    who: Identity,
+    accs: &[Accumulator],
+) -> Result<Computation, ClaimError> {
+    let zero = Decimal::ZERO;
+    let level_bit = bit(who.level);
+    let type_bit = bit(claim.medical_type);
+    let (free_ok, reduce_ok, rate) = match &policy.waivers {
+        Some(w) => {
+            let person = who.categories & w.categories != 0;
+            (
+                person && w.free_item_levels & level_bit != 0,
+                person
+                    && w.reduction_levels & level_bit != 0
+                    && w.reduction_medical_types & type_bit != 0,
+                w.reduction_rate,
+            )
+        }
+        None => (false, false, zero),
+    };
+    let [total, free, over, spf, fsp, inp] = sum_items(policy, claim, free_ok).map(from_fen);
     let out = over + spf + fsp;
 
     // Step 3: reduction (一减).
@@ -258,24 +337,31 @@ pub fn settle(
         (zero, zero)
     };
     let hospital_waived = free + red_in + red_out;
-    let in_net = inp - red_in;
-    let out_net = out - red_out;
+    let mut rem = Remainders {
+        in_net: inp - red_in,
+        out_net: out - red_out,
+        rem_in: inp - red_in,
+        rem_out: out - red_out,
+    };
 
     // Step 4: layers.
-    let mut rem_in = in_net;
-    let mut rem_out = out_net;
+    let (applies, superseded) = applying_layers(policy, claim, who);
+    check_fund_payments(policy, claim, applies)?;
+    let mut extra = vec![Accumulator::ZERO; policy.slots.len() - policy.layers.len()];
     let mut fund_paid = zero;
     let mut layers = Vec::with_capacity(policy.layers.len());
     for (ix, layer) in policy.layers.iter().enumerate() {
-        if !in_scope(layer, claim, who) {
-            layers.push(LayerOutcome::NOT_APPLIED);
+        if applies & (1 << ix) == 0 {
+            let mut o = LayerOutcome::NOT_APPLIED;
+            o.superseded = superseded & (1 << ix) != 0;
+            layers.push(o);
             continue;
         }
         let acc = accs.get(ix).copied().unwrap_or_default();
-        let base = if layer.base_all {
-            rem_in + rem_out
-        } else {
-            rem_in
+        let base = match layer.base {
+            Base::InPolicy => rem.rem_in,
+            Base::All => rem.rem_in + rem.rem_out,
+            Base::Gross => rem.in_net,
         };
         // Filled in place: an outcome is a few hundred bytes, and copying
         // it into the vector was a visible share of the engine's time.
@@ -286,142 +372,48 @@ pub fn settle(
             ..LayerOutcome::NOT_APPLIED
         });
         let o = &mut layers[ix];
-        let mut pay = match &layer.kind {
-            LayerKind::Ratio {
-                deductible,
-                ratio,
-                ratio_by_category,
-                ratio_bonus,
-                bands,
-            } => {
-                let mut ded = zero;
-                if let Some(d) = deductible {
-                    let waived = d.waive.as_ref().is_some_and(|w| {
-                        w.categories.is_none_or(|m| m & who.categories != 0)
-                            && w.levels.is_none_or(|m| m & level_bit != 0)
-                    });
-                    o.deductible_waived = waived;
-                    if !waived {
-                        let mut full = d.amount.get(who.level);
-                        if let Some(f) = smallest(&d.factor, who.categories) {
-                            full = round2(full * f);
-                        }
-                        o.deductible_full = full;
-                        ded = if d.per_year {
-                            base.min((full - acc.deductible_used).max(zero))
-                        } else {
-                            base.min(full)
-                        };
-                    }
+        let pay = match &layer.kind {
+            LayerKind::Given => {
+                let code = layer.effective_fund_code();
+                let pay = given_pay(claim, code);
+                if pay > base {
+                    return Err(ClaimError::new(
+                        None,
+                        format!("fund_payments.{code}"),
+                        format!(
+                            "{} exceeds the amount that remains for layer `{}` ({})",
+                            crate::money::fmt2(pay),
+                            layer.id,
+                            crate::money::fmt2(base)
+                        ),
+                    ));
                 }
-                let eligible = base - ded;
-                let bonus = ratio_bonus
-                    .as_deref()
-                    .and_then(|t| highest(t, who.categories))
-                    .unwrap_or(zero);
-                o.bonus = bonus;
-                let raw = match bands {
-                    None => {
-                        let r = ratio_by_category
-                            .as_deref()
-                            .and_then(|t| highest(t, who.categories))
-                            .or_else(|| ratio.as_ref().map(|r: &ByLevel| r.get(who.level)))
-                            .unwrap_or(zero);
-                        let r = (r + bonus).min(Decimal::ONE);
-                        o.ratio = Some(r);
-                        eligible * r
-                    }
-                    Some(bands) => {
-                        let lo = acc.eligible_cum;
-                        let hi = lo + eligible;
-                        let mut floor = zero;
-                        let mut raw = zero;
-                        // The ratio reported is that of the band the claim starts in.
-                        o.ratio = bands
-                            .iter()
-                            .find(|b| b.upto.is_none_or(|u| lo < u))
-                            .map(|b| (b.ratio + bonus).min(Decimal::ONE));
-                        for b in bands {
-                            let r = (b.ratio + bonus).min(Decimal::ONE);
-                            let top = b.upto.map_or(hi, |u| u.min(hi));
-                            let start = floor.max(lo);
-                            if top > start {
-                                raw += (top - start) * r;
-                            }
-                            match b.upto {
-                                Some(u) if u < hi => floor = u,
-                                _ => break,
-                            }
-                        }
-                        raw
-                    }
-                };
-                o.deductible = ded;
-                o.eligible = eligible;
-                o.delta.deductible_used = ded;
-                o.delta.eligible_cum = eligible;
-                round2(raw)
+                o.uncapped = pay;
+                pay
             }
-            LayerKind::Target {
-                target_ratio,
-                reference_total,
-            } => {
-                let reference = if *reference_total {
-                    in_net + out_net
-                } else {
-                    in_net
-                };
-                let allowed = round2((Decimal::ONE - *target_ratio) * reference);
-                o.ratio = Some(*target_ratio);
-                o.reference = reference;
-                o.allowed = allowed;
-                (base - allowed).max(zero)
+            kind => {
+                let pay = layer_pay(kind, claim, who, &rem, acc, o);
+                o.uncapped = pay;
+                limit_pay(policy, layer, claim, who, accs, &mut extra, pay, o)
             }
         };
-        o.uncapped = pay;
-        if let Some(cap) = &layer.cap {
-            if cap.exempt & who.categories == 0 {
-                let amount = cap.amount_for(claim.groups);
-                o.cap = Some(amount);
-                let limit = if cap.per_year {
-                    (amount - acc.paid).max(zero)
-                } else {
-                    amount
-                };
-                if pay > limit {
-                    pay = limit;
-                    o.cap_limited = true;
-                }
-            }
-        }
+        let pay = if layer.base == Base::Gross {
+            pay.min(rem.rem_in)
+        } else {
+            pay
+        };
         o.paid = pay;
         o.delta.paid = pay;
-        let from_in = pay.min(rem_in);
-        rem_in -= from_in;
-        rem_out -= pay - from_in;
+        record_extra(policy, layer, claim, pay, &mut extra);
+        let from_in = pay.min(rem.rem_in);
+        rem.rem_in -= from_in;
+        rem.rem_out -= pay - from_in;
         fund_paid += pay;
     }
 
     // Step 5.
     let patient_payable = total - hospital_waived - fund_paid;
-    // round4((total − patient_payable) / total), done on integer fen: the
-    // quotient to four places, half away from zero (both are ≥ 0).
-    let reimbursement_ratio = if total.is_zero() {
-        zero
-    } else {
-        let (num, den) = (
-            to_fen(total - patient_payable) as i128,
-            to_fen(total) as i128,
-        );
-        if num >= 0 && den > 0 {
-            let scaled = num * 10_000;
-            let (q, r) = (scaled / den, scaled % den);
-            Decimal::from_i128_with_scale(if 2 * r >= den { q + 1 } else { q }, 4)
-        } else {
-            round4((total - patient_payable) / total)
-        }
-    };
-    Computation {
+    Ok(Computation {
         total,
         free_items: free,
         over_limit: over,
@@ -432,9 +424,249 @@ pub fn settle(
         reduction_out: red_out,
         hospital_waived,
         layers,
+        extra,
         fund_paid,
         patient_payable,
-        reimbursement_ratio,
+        reimbursement_ratio: reimbursement_ratio(total, patient_payable),
+        who,
+        place: claim.place,
+        referred: claim.referred,
+    })
+}
+
+/// round4((total − patient_payable) / total), on integer fen: the quotient
+/// to four places, half away from zero (both are ≥ 0); 0 when total is 0.
+fn reimbursement_ratio(total: Decimal, patient_payable: Decimal) -> Decimal {
+    if total.is_zero() {
+        return Decimal::ZERO;
+    }
+    let (num, den) = (
+        to_fen(total - patient_payable) as i128,
+        to_fen(total) as i128,
+    );
+    if num >= 0 && den > 0 {
+        let scaled = num * 10_000;
+        let (q, r) = (scaled / den, scaled % den);
+        Decimal::from_i128_with_scale(if 2 * r >= den { q + 1 } else { q }, 4)
+    } else {
+        round4((total - patient_payable) / total)
+    }
+}
+
+/// A ratio or target layer's pay before cap and pool.
+fn layer_pay(
+    kind: &LayerKind,
+    claim: &ResolvedClaim,
+    who: Identity,
+    rem: &Remainders,
+    acc: Accumulator,
+    o: &mut LayerOutcome,
+) -> Decimal {
+    match kind {
+        LayerKind::Ratio {
+            deductible,
+            ratio,
+            ratio_by_category,
+            ratio_bonus,
+            bands,
+            ratio_adjust,
+        } => {
+            let ded = deductible
+                .as_ref()
+                .map_or(Decimal::ZERO, |d| deductible_of(d, who, o.base, acc, o));
+            let eligible = o.base - ded;
+            o.bonus = ratio_bonus
+                .as_deref()
+                .and_then(|t| highest(t, who.categories))
+                .unwrap_or(Decimal::ZERO);
+            o.adjust = ratio_adjust.for_claim(claim.referred, claim.place);
+            let shift = o.bonus + o.adjust;
+            let raw = match bands {
+                None => {
+                    let r = ratio_by_category
+                        .as_deref()
+                        .and_then(|t| highest(t, who.categories))
+                        .or_else(|| ratio.as_ref().map(|r: &ByLevel| r.get(who.level)))
+                        .unwrap_or(Decimal::ZERO);
+                    let r = clamp_unit(r + shift);
+                    o.ratio = Some(r);
+                    eligible * r
+                }
+                Some(bands) => banded(bands, shift, acc.eligible_cum, eligible, o),
+            };
+            o.deductible = ded;
+            o.eligible = eligible;
+            o.delta.deductible_used = ded;
+            o.delta.eligible_cum = eligible;
+            round2(raw)
+        }
+        LayerKind::Target {
+            target_ratio,
+            reference_total,
+        } => {
+            let reference = if *reference_total {
+                rem.in_net + rem.out_net
+            } else {
+                rem.in_net
+            };
+            let allowed = round2((Decimal::ONE - *target_ratio) * reference);
+            o.ratio = Some(*target_ratio);
+            o.reference = reference;
+            o.allowed = allowed;
+            (o.base - allowed).max(Decimal::ZERO)
+        }
+        LayerKind::Given => Decimal::ZERO,
+    }
+}
+
+#[inline]
+fn clamp_unit(r: Decimal) -> Decimal {
+    r.max(Decimal::ZERO).min(Decimal::ONE)
+}
+
+/// This claim's deductible (起付线) for a ratio layer.
+fn deductible_of(
+    d: &Deductible,
+    who: Identity,
+    base: Decimal,
+    acc: Accumulator,
+    o: &mut LayerOutcome,
+) -> Decimal {
+    let waived = d.waive.as_ref().is_some_and(|w| {
+        w.categories.is_none_or(|m| m & who.categories != 0)
+            && w.levels.is_none_or(|m| m & bit(who.level) != 0)
+    });
+    o.deductible_waived = waived;
+    if waived {
+        return Decimal::ZERO;
+    }
+    let mut full = d
+        .by_category
+        .as_deref()
+        .and_then(|t| smallest(t, who.categories))
+        .unwrap_or_else(|| d.amount.get(who.level));
+    if let Some(f) = smallest(&d.factor, who.categories) {
+        full = round2(full * f);
+    }
+    o.deductible_full = full;
+    if d.per_year {
+        base.min((full - acc.deductible_used).max(Decimal::ZERO))
+    } else {
+        base.min(full)
+    }
+}
+
+/// Σ band ratio × |[lo, lo + eligible) ∩ band|, each ratio shifted by the
+/// bonus and adjustment and clamped to [0, 1].
+fn banded(
+    bands: &[Band],
+    shift: Decimal,
+    lo: Decimal,
+    eligible: Decimal,
+    o: &mut LayerOutcome,
+) -> Decimal {
+    let hi = lo + eligible;
+    let mut floor = Decimal::ZERO;
+    let mut raw = Decimal::ZERO;
+    // The ratio reported is that of the band the claim starts in.
+    o.ratio = bands
+        .iter()
+        .find(|b| b.upto.is_none_or(|u| lo < u))
+        .map(|b| clamp_unit(b.ratio + shift));
+    for b in bands {
+        let r = clamp_unit(b.ratio + shift);
+        let top = b.upto.map_or(hi, |u| u.min(hi));
+        let start = floor.max(lo);
+        if top > start {
+            raw += (top - start) * r;
+        }
+        match b.upto {
+            Some(u) if u < hi => floor = u,
+            _ => break,
+        }
+    }
+    raw
+}
+
+/// The per-group slot of a per-group cap for this claim.
+fn group_slot(layer: &Layer, claim: &ResolvedClaim) -> Option<usize> {
+    let gs = layer.group_slots.as_ref()?;
+    let cap = layer.cap.as_ref()?;
+    Some(
+        cap.group_for(claim.groups)
+            .and_then(|g| gs.by_group[g])
+            .unwrap_or(gs.default),
+    )
+}
+
+/// Apply the cap (封顶线) and the pool (共用限额) to a layer's pay.
+#[allow(clippy::too_many_arguments)]
+fn limit_pay(
+    policy: &Policy,
+    layer: &Layer,
+    claim: &ResolvedClaim,
+    who: Identity,
+    accs: &[Accumulator],
+    extra: &mut [Accumulator],
+    mut pay: Decimal,
+    o: &mut LayerOutcome,
+) -> Decimal {
+    let paid_of = |slot: usize, extra: &[Accumulator]| -> Decimal {
+        accs.get(slot).map_or(Decimal::ZERO, |a| a.paid) + extra[slot - policy.layers.len()].paid
+    };
+    let mut remaining: Option<Decimal> = None;
+    if let Some(cap) = layer
+        .cap
+        .as_ref()
+        .filter(|c| c.exempt & who.categories == 0)
+    {
+        let amount = cap.amount_for_person(claim.groups, who.categories);
+        o.cap = Some(amount);
+        let limit = if !cap.per_year {
+            amount
+        } else if let Some(slot) = group_slot(layer, claim) {
+            (amount - paid_of(slot, extra)).max(Decimal::ZERO)
+        } else {
+            (amount - o.before.paid).max(Decimal::ZERO)
+        };
+        if pay > limit {
+            pay = limit;
+            o.cap_limited = true;
+        }
+        remaining = Some(limit - pay);
+    }
+    if let Some(pool_ix) = layer.pool {
+        let pool = &policy.pools[pool_ix];
+        if let Some(amount) = pool.amount_for(who.categories) {
+            o.pool_amount = Some(amount);
+            let left = (amount - paid_of(policy.pool_slot(pool_ix), extra)).max(Decimal::ZERO);
+            if pay > left {
+                pay = left;
+                o.cap_limited = true;
+                o.pool_limited = true;
+            }
+            let after = left - pay;
+            remaining = Some(remaining.map_or(after, |r| r.min(after)));
+        }
+    }
+    o.remaining = remaining;
+    pay
+}
+
+/// Add a layer's pay to its pool and per-group slots.
+fn record_extra(
+    policy: &Policy,
+    layer: &Layer,
+    claim: &ResolvedClaim,
+    pay: Decimal,
+    extra: &mut [Accumulator],
+) {
+    let l = policy.layers.len();
+    if let Some(p) = layer.pool {
+        extra[policy.pool_slot(p) - l].paid += pay;
+    }
+    if let Some(slot) = group_slot(layer, claim) {
+        extra[slot - l].paid += pay;
     }
 }
 

@@ -13,7 +13,7 @@ pub mod recon;
 pub mod simulation;
 
 use crate::engine::{
-    self, claim, Accumulator, Answer, Claim, ClaimError, Identity, Policy, ResolvedClaim,
+    self, claim, Accumulator, Answer, Claim, ClaimError, Identity, Policy, PolicySet, ResolvedClaim,
 };
 use crate::money::{fmt2, to_fen};
 use crate::storage::{
@@ -69,9 +69,20 @@ pub enum ServiceError {
     #[error("claim id already used by settlement {settlement_id} for a different claim")]
     Conflict { settlement_id: String },
     #[error(transparent)]
-    Storage(#[from] StorageError),
+    Storage(StorageError),
     #[error("internal: {0}")]
     Internal(String),
+}
+
+impl From<StorageError> for ServiceError {
+    /// A claim the engine refused inside the transaction (its figures did
+    /// not fit the locked accumulators) is a refusal, not a storage fault.
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Refused(c) => c.into(),
+            e => ServiceError::Storage(e),
+        }
+    }
 }
 
 impl ServiceError {
@@ -199,7 +210,7 @@ pub struct AccumulatorLine {
 #[derive(Debug, Clone)]
 pub struct Service {
     pub db: Db,
-    pub policies: Arc<Vec<Policy>>,
+    pub policies: Arc<PolicySet>,
 }
 
 /// SHA-256 in lower-case hex.
@@ -208,7 +219,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Service {
-    pub fn new(db: Db, policies: Vec<Policy>) -> Self {
+    pub fn new(db: Db, policies: PolicySet) -> Self {
         Service {
             db,
             policies: Arc::new(policies),
@@ -218,7 +229,7 @@ impl Service {
     /// Load the policies of `paths` (files or directories of `*.toml`) and
     /// record their texts in the database, so every settlement's
     /// `policy_hash` can be traced to its rules.
-    pub async fn load_policies(db: &Db, paths: &[PathBuf]) -> anyhow::Result<Vec<Policy>> {
+    pub async fn load_policies(db: &Db, paths: &[PathBuf]) -> anyhow::Result<PolicySet> {
         let policies = crate::cli::settle::load_policies(paths)?;
         let mut files = Vec::new();
         for p in paths {
@@ -235,7 +246,7 @@ impl Service {
         for f in files {
             let text = std::fs::read_to_string(&f)?;
             let hash = engine::policy::content_hash(&text);
-            if let Some(p) = policies.iter().find(|p| p.hash == hash) {
+            if let Some(p) = policies.by_hash(&hash) {
                 db.record_policy(&storage::PolicyRecord {
                     hash: &p.hash,
                     id: &p.id,
@@ -250,11 +261,15 @@ impl Service {
         Ok(policies)
     }
 
-    /// The policy in force on `date` for `region`.
-    pub fn policy_for(&self, region: &str, date: chrono::NaiveDate) -> Option<&Policy> {
-        self.policies
-            .iter()
-            .find(|p| p.region == region && p.covers(date))
+    /// The policy for a claim discharged on `date` by a person insured in
+    /// `insured` (else the hospital's `region`): see [`PolicySet::choose`].
+    pub fn policy_for(
+        &self,
+        insured: Option<&str>,
+        region: &str,
+        date: chrono::NaiveDate,
+    ) -> Result<&Policy, engine::policy::NoPolicy> {
+        self.policies.choose(date, insured, Some(region))
     }
 
     /// Bind a claim to the records: see the module docs.
@@ -281,27 +296,9 @@ impl Service {
             )
         })?;
         let date = c.discharged_on.0;
-        let policy = self.policy_for(&hospital.region, date).ok_or_else(|| {
-            ServiceError::invalid(
-                "discharged_on",
-                format!(
-                    "no policy in force on {date} for region {} (hospital {})",
-                    hospital.region, hospital.code
-                ),
-            )
-        })?;
-        let level = policy.level_index(&hospital.level).ok_or_else(|| {
-            ServiceError::invalid(
-                "hospital",
-                format!(
-                    "hospital {} has level {:?}, which policy {} does not declare",
-                    hospital.code, hospital.level, policy.id
-                ),
-            )
-        })?;
-        let held = self
+        let person = self
             .db
-            .person_categories(&c.person_id, &date.to_string())
+            .person_on(&c.person_id, &date.to_string())
             .await?
             .ok_or_else(|| {
                 ServiceError::invalid(
@@ -312,8 +309,34 @@ impl Service {
                     ),
                 )
             })?;
+        // Regions come from the registry and the directory, never from the
+        // hospital: what it sent is dropped, so the stored claim (and its
+        // idempotency hash) carries only what the hospital is trusted with.
+        c.hospital_region = None;
+        c.insured_region = None;
+        let insured = person.region.as_deref();
+        let policy = self
+            .policy_for(insured, &hospital.region, date)
+            .map_err(|e| {
+                ServiceError::invalid(
+                    e.field,
+                    format!(
+                        "{} (hospital {}, region {})",
+                        e.message, hospital.code, hospital.region
+                    ),
+                )
+            })?;
+        let level = policy.level_index(&hospital.level).ok_or_else(|| {
+            ServiceError::invalid(
+                "hospital",
+                format!(
+                    "hospital {} has level {:?}, which policy {} does not declare",
+                    hospital.code, hospital.level, policy.id
+                ),
+            )
+        })?;
         let mut mask = 0;
-        for cat in &held {
+        for cat in &person.categories {
             match policy.category_index(cat) {
                 Some(i) => mask |= engine::policy::bit(i),
                 None => {
@@ -328,7 +351,8 @@ impl Service {
             .filter(|(i, _)| mask & engine::policy::bit(*i) != 0)
             .map(|(_, (id, _))| id.clone())
             .collect();
-        let resolved = claim::resolve(policy, c)?;
+        let mut resolved = claim::resolve(policy, c)?;
+        resolved.place = engine::policy::Place::of(Some(&hospital.region), insured);
         Ok(Prepared {
             policy,
             hospital,
@@ -348,14 +372,14 @@ impl Service {
         let claim_json =
             serde_json::to_string(&c).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let claim_hash = sha256_hex(claim_json.as_bytes());
-        let layer_ids: Vec<String> = p.policy.layers.iter().map(|l| l.id.clone()).collect();
+        let layer_ids = &p.policy.slots;
         let key = SettleKey {
             hospital: hospital_code,
             claim_id: &c.claim_id,
             claim_hash: &claim_hash,
             person_id: &c.person_id,
             year: p.resolved.year,
-            layer_ids: &layer_ids,
+            layer_ids,
         };
         let outcome = self
             .db
@@ -388,17 +412,18 @@ impl Service {
         let stored = self.db.accumulators(&c.person_id, p.resolved.year).await?;
         let accs: Vec<Accumulator> = p
             .policy
-            .layers
+            .slots
             .iter()
-            .map(|l| {
+            .map(|key| {
                 stored
                     .iter()
-                    .find(|(id, _)| *id == l.id)
+                    .find(|(id, _)| id == key)
                     .map(|(_, a)| *a)
                     .unwrap_or_default()
             })
             .collect();
-        let comp = engine::settle(p.policy, &p.resolved, p.identity, &accs);
+        let comp = engine::settle(p.policy, &p.resolved, p.identity, &accs)
+            .map_err(|e| e.for_claim(&c.claim_id))?;
         let mut answer = Answer::build(p.policy, &c, p.resolved.year, &comp);
         answer.status = Some("preview".into());
         Ok(answer)
@@ -470,12 +495,13 @@ impl Service {
         }
         let held = held.unwrap_or_default();
         let policy = match self.db.latest_policy_of(person_id, year).await? {
-            Some(id) => self.policies.iter().find(|p| p.id == id),
+            Some(id) => self.policies.by_id(&id),
             None => None,
         }
         .or_else(|| {
             let in_year: Vec<&Policy> = self
                 .policies
+                .policies()
                 .iter()
                 .filter(|p| p.effective_from.year() <= year && year <= p.effective_to.year())
                 .collect();
@@ -570,7 +596,8 @@ fn build_settlement(
     claim_json: &str,
     claim_hash: &str,
 ) -> Result<NewSettlement, StorageError> {
-    let comp = engine::settle(p.policy, &p.resolved, p.identity, accs);
+    let comp = engine::settle(p.policy, &p.resolved, p.identity, accs)
+        .map_err(|e| StorageError::Refused(e.for_claim(&c.claim_id)))?;
     let mut answer = Answer::build(p.policy, c, p.resolved.year, &comp);
     let id = new_id();
     let now = storage::now_china();
@@ -598,7 +625,14 @@ fn build_settlement(
             paid: to_fen(o.delta.paid),
         })
         .collect();
+    let extra = p.policy.slots[p.policy.layers.len()..]
+        .iter()
+        .zip(&comp.extra)
+        .filter(|(_, d)| !d.paid.is_zero())
+        .map(|(k, d)| (k.clone(), to_fen(d.paid)))
+        .collect();
     Ok(NewSettlement {
+        extra,
         row: SettlementRow {
             id,
             hospital: p.hospital.code.clone(),

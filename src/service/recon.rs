@@ -374,9 +374,9 @@ impl Service {
             }
             let layer_accs: Vec<Accumulator> = p
                 .policy
-                .layers
+                .slots
                 .iter()
-                .map(|l| accs.get(&(year, l.id.clone())).copied().unwrap_or_default())
+                .map(|k| accs.get(&(year, k.clone())).copied().unwrap_or_default())
                 .collect();
             let new = build_settlement(p, c, &layer_accs, &s.claim_json, &s.claim_hash)?;
             for l in &new.layers {
@@ -384,6 +384,9 @@ impl Service {
                 a.deductible_used += from_fen(l.deductible);
                 a.eligible_cum += from_fen(l.eligible);
                 a.paid += from_fen(l.paid);
+            }
+            for (key, paid) in &new.extra {
+                accs.entry((year, key.clone())).or_default().paid += from_fen(*paid);
             }
             let old: Answer = serde_json::from_str(&s.answer_json)
                 .map_err(|e| StorageError::Corrupt(format!("answer of {}: {e}", s.id)))?;
@@ -458,7 +461,7 @@ impl Service {
                     .collect();
                 let mut layer_ids: Vec<String> = group
                     .iter()
-                    .flat_map(|x| x.2.policy.layers.iter().map(|l| l.id.clone()))
+                    .flat_map(|x| x.2.policy.slots.iter().cloned())
                     .chain(
                         group
                             .iter()

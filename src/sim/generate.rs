@@ -645,6 +645,11 @@ impl<'a> Model<'a> {
             discharged_on: Day(discharged),
             diagnoses: vec![dx],
             items,
+            insurance_type: None,
+            hospital_region: None,
+            insured_region: None,
+            referral: None,
+            fund_payments: None,
         }
     }
 }
@@ -693,6 +698,7 @@ fn item(
         class,
         amount: Amount(Decimal::new(amount_fen, 2)),
         limit_amount: limit_fen.map(|l| Amount(Decimal::new(l, 2))),
+        self_pay_ratio: None,
     }
 }
 

@@ -42,6 +42,7 @@ impl Loaded {
 // words the error (or, should it accept the claim after all, is used).
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawClaim<'a> {
     #[serde(borrow)]
     claim_id: Cow<'a, str>,
@@ -64,6 +65,7 @@ struct RawClaim<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawItem<'a> {
     #[serde(default, borrow, rename = "code")]
     _code: Cow<'a, str>,
@@ -204,11 +206,22 @@ impl<'de> Deserialize<'de> for FastDay {
     }
 }
 
-/// The checks `parse_json` makes after deserialising.
+/// Plain ids the engine's checks certainly accept (letters, digits, `-`,
+/// `_`, `.`, not leading `-`); anything else is left to the engine.
+fn plain_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 100
+        && !s.starts_with('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// The checks `parse_json` makes after deserialising (a subset: whatever
+/// this refuses goes to `parse_json`, which decides).
 fn shape_ok(c: &RawClaim) -> bool {
-    !c.claim_id.trim().is_empty()
-        && c.claim_id.len() <= 100
-        && !c.person_id.trim().is_empty()
+    plain_id(&c.claim_id)
+        && plain_id(&c.person_id)
+        && (c._hospital.is_empty() || plain_id(&c._hospital))
         && !c.items.is_empty()
         && c.items.len() <= MAX_ITEMS
         && c.discharged_on.0 >= c.admitted_on.0

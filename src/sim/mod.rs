@@ -142,6 +142,43 @@ pub struct SimClaim {
     /// Primary diagnosis: index into [`ClaimSet::diagnoses`], or [`NONE`].
     pub diagnosis: u32,
     pub items: Box<[SimItem]>,
+    /// The version-2 fields of a claim that has any (rare in history
+    /// files); such a claim is bound by the engine's own `resolve`.
+    pub v2: Option<Box<ClaimV2>>,
+}
+
+/// The version-2 claim fields the compact form does not intern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimV2 {
+    pub insurance_type: Option<String>,
+    pub hospital_region: Option<String>,
+    pub insured_region: Option<String>,
+    pub referral: Option<bool>,
+    pub fund_payments: Option<std::collections::BTreeMap<String, Amount>>,
+    /// One per item.
+    pub self_pay_ratios: Vec<Option<crate::engine::claim::Share>>,
+}
+
+impl ClaimV2 {
+    /// The claim's version-2 fields, `None` when it has none.
+    pub fn of(c: &Claim) -> Option<Box<ClaimV2>> {
+        let any = c.insurance_type.is_some()
+            || c.hospital_region.is_some()
+            || c.insured_region.is_some()
+            || c.referral.is_some()
+            || c.fund_payments.is_some()
+            || c.items.iter().any(|it| it.self_pay_ratio.is_some());
+        any.then(|| {
+            Box::new(ClaimV2 {
+                insurance_type: c.insurance_type.clone(),
+                hospital_region: c.hospital_region.clone(),
+                insured_region: c.insured_region.clone(),
+                referral: c.referral,
+                fund_payments: c.fund_payments.clone(),
+                self_pay_ratios: c.items.iter().map(|it| it.self_pay_ratio).collect(),
+            })
+        })
+    }
 }
 
 impl SimClaim {
@@ -275,7 +312,7 @@ impl Builder {
     /// A claim parsed by the engine (the service's stored claims, XML, or
     /// the slow path of the reader).
     pub fn claim(&self, c: &Claim, line: u32) -> SimClaim {
-        self.parts(
+        let mut out = self.parts(
             &c.claim_id,
             &c.person_id,
             line,
@@ -293,7 +330,9 @@ impl Builder {
                     it.kind.as_str(),
                 )
             }),
-        )
+        );
+        out.v2 = ClaimV2::of(c);
+        out
     }
 
     /// A claim from its parts (the fast reader borrows them from the
@@ -346,6 +385,7 @@ impl Builder {
                         class,
                     })
                     .collect(),
+                v2: None,
             }
         })
     }
@@ -517,7 +557,7 @@ impl ClaimSet {
     /// The claim as the engine's [`Claim`] (item codes and names are not
     /// kept). The replay uses it to let the engine itself word a refusal.
     pub fn to_claim(&self, c: &SimClaim) -> Claim {
-        Claim {
+        let mut claim = Claim {
             claim_id: c.claim_id.to_string(),
             hospital: String::new(),
             hospital_level: (c.level != NONE).then(|| self.levels[c.level as usize].clone()),
@@ -541,9 +581,26 @@ impl ClaimSet {
                     class: it.class,
                     amount: Amount(from_fen(it.amount_fen)),
                     limit_amount: (it.limit_fen >= 0).then(|| Amount(from_fen(it.limit_fen))),
+                    self_pay_ratio: None,
                 })
                 .collect(),
+            insurance_type: None,
+            hospital_region: None,
+            insured_region: None,
+            referral: None,
+            fund_payments: None,
+        };
+        if let Some(v) = c.v2.as_deref() {
+            claim.insurance_type = v.insurance_type.clone();
+            claim.hospital_region = v.hospital_region.clone();
+            claim.insured_region = v.insured_region.clone();
+            claim.referral = v.referral;
+            claim.fund_payments = v.fund_payments.clone();
+            for (it, r) in claim.items.iter_mut().zip(&v.self_pay_ratios) {
+                it.self_pay_ratio = *r;
+            }
         }
+        claim
     }
 }
 

@@ -10,7 +10,7 @@
 use super::report::{self, SimReport};
 use super::{Budget, ClaimSet, Progress, SimClaim, NONE};
 use crate::engine::claim::{Identity, ResolvedClaim, ResolvedItem};
-use crate::engine::policy::{Mask, Payer};
+use crate::engine::policy::{Mask, Payer, Place};
 use crate::engine::settle::Accumulator;
 use crate::engine::{claim, settle, ClaimError, Policy};
 use crate::money::to_fen;
@@ -230,10 +230,11 @@ pub(crate) fn bind(
     } else {
         b.level[c.level as usize]
     };
-    if let (Some(level), Some(categories), Some(medical_type)) = (
+    if let (Some(level), Some(categories), Some(medical_type), None) = (
         level,
         b.cats[c.categories as usize],
         b.medical_type[c.medical_type as usize],
+        c.v2.as_ref(),
     ) {
         if policy.covers(c.discharged) {
             out.medical_type = medical_type;
@@ -249,7 +250,12 @@ pub(crate) fn bind(
                 amount_fen: it.amount_fen,
                 limit_fen: (it.limit_fen >= 0).then_some(it.limit_fen),
                 free_kind: b.free[it.kind as usize],
+                self_pay: None,
             }));
+            out.insurance_type = None;
+            out.place = Place::County;
+            out.referred = true;
+            out.fund_payments = None;
             return Ok(Identity { categories, level });
         }
     }
@@ -390,13 +396,17 @@ fn replay_person(ctx: &Ctx, claims: &[SimClaim], agg: &mut PolicyAgg, metrics: &
         year: 0,
         groups: 0,
         items: Vec::with_capacity(16),
+        insurance_type: None,
+        place: Place::County,
+        referred: true,
+        fund_payments: None,
     };
     let pw = lay.person_width();
     // The person's own cells: (dim, key) → sums; persons are counted from
     // these once the person is done.
     let mut cells: Vec<((u8, u32), Vec<i64>)> = Vec::with_capacity(6);
     let mut line = vec![0i64; pw];
-    let mut accs = vec![Accumulator::ZERO; lay.layers];
+    let mut accs = vec![Accumulator::ZERO; policy.slots.len()];
     let mut year: Option<i32> = None;
     let (mut py_oop, mut py_total, mut py_any) = (0i64, 0i64, false);
     for c in claims {
@@ -416,7 +426,13 @@ fn replay_person(ctx: &Ctx, claims: &[SimClaim], agg: &mut PolicyAgg, metrics: &
             accs.iter_mut().for_each(|a| *a = Accumulator::ZERO);
             year = Some(resolved.year);
         }
-        let comp = settle::settle(policy, &resolved, who, &accs);
+        let comp = match settle::settle(policy, &resolved, who, &accs) {
+            Ok(comp) => comp,
+            Err(e) => {
+                refuse(agg, c.line as usize, e.for_claim(&c.claim_id), max_refusals);
+                continue;
+            }
+        };
         for (a, d) in accs.iter_mut().zip(comp.deltas()) {
             a.add(d);
         }

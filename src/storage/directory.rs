@@ -23,6 +23,17 @@ pub struct RegistryRow {
     pub category: String,
     pub valid_from: String,
     pub valid_to: Option<String>,
+    /// Insured/recognised region (参保地), optional.
+    pub region: Option<String>,
+}
+
+/// What the registry says of a person on a date.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PersonOnDate {
+    /// Categories held on the date, sorted, without the "insured only" marker.
+    pub categories: Vec<String>,
+    /// The insured region of the latest row that names one.
+    pub region: Option<String>,
 }
 
 impl Db {
@@ -79,10 +90,10 @@ impl Db {
             let (_guard, mut tx) = begin_write!(self, pool, backend);
             for r in rows {
                 sqlx::query(
-                    "INSERT INTO registry (person_id, name, category, valid_from, valid_to, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)
+                    "INSERT INTO registry (person_id, name, category, valid_from, valid_to, updated_at, region)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
                      ON CONFLICT (person_id, category, valid_from) DO UPDATE SET name = excluded.name,
-                         valid_to = excluded.valid_to, updated_at = excluded.updated_at",
+                         valid_to = excluded.valid_to, updated_at = excluded.updated_at, region = excluded.region",
                 )
                 .bind(&r.person_id)
                 .bind(&r.name)
@@ -90,6 +101,7 @@ impl Db {
                 .bind(&r.valid_from)
                 .bind(&r.valid_to)
                 .bind(&now)
+                .bind(&r.region)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -106,9 +118,16 @@ impl Db {
         person_id: &str,
         date: &str,
     ) -> Result<Option<Vec<String>>> {
+        Ok(self.person_on(person_id, date).await?.map(|p| p.categories))
+    }
+
+    /// The person's categories on `date` and insured region; `None` when
+    /// the registry does not know the person at all.
+    pub async fn person_on(&self, person_id: &str, date: &str) -> Result<Option<PersonOnDate>> {
         with_pool!(self, |pool, backend| {
             let rows = sqlx::query(
-                "SELECT category, valid_from, valid_to FROM registry WHERE person_id = $1 ORDER BY category",
+                "SELECT category, valid_from, valid_to, region FROM registry WHERE person_id = $1
+                 ORDER BY category",
             )
             .bind(person_id)
             .fetch_all(pool)
@@ -116,14 +135,22 @@ impl Db {
             if rows.is_empty() {
                 return Ok(None);
             }
-            let mut out: Vec<String> = Vec::new();
+            let mut out = PersonOnDate::default();
+            let mut region_from = String::new();
             for r in rows {
                 let category: String = r.try_get("category")?;
                 let from: String = r.try_get("valid_from")?;
                 let to: Option<String> = r.try_get("valid_to")?;
+                let region: Option<String> = r.try_get("region")?;
+                if let Some(reg) = region.filter(|x| !x.is_empty()) {
+                    if out.region.is_none() || from >= region_from {
+                        region_from = from.clone();
+                        out.region = Some(reg);
+                    }
+                }
                 let covers = from.as_str() <= date && to.as_deref().is_none_or(|t| date <= t);
-                if covers && !category.is_empty() && !out.contains(&category) {
-                    out.push(category);
+                if covers && !category.is_empty() && !out.categories.contains(&category) {
+                    out.categories.push(category);
                 }
             }
             Ok(Some(out))

@@ -62,6 +62,10 @@ pub enum StorageError {
     BadUrl(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// The engine refused the claim on the locked accumulators; the
+    /// transaction was rolled back and nothing was written.
+    #[error("claim refused: {0}")]
+    Refused(crate::engine::ClaimError),
 }
 
 impl StorageError {

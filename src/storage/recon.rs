@@ -603,7 +603,13 @@ impl Db {
             }
             for s in out.iter_mut() {
                 let rows = sqlx::query(
-                    "SELECT layer_id, deductible, eligible, paid FROM settlement_layers WHERE settlement_id = $1 ORDER BY position",
+                    "SELECT layer_id, deductible, eligible, paid FROM (
+                         SELECT layer_id, deductible, eligible, paid, position, '' AS k FROM settlement_layers
+                         WHERE settlement_id = $1
+                         UNION ALL
+                         SELECT acc_key AS layer_id, 0 AS deductible, 0 AS eligible, paid, 1000000 AS position, acc_key AS k
+                         FROM settlement_accumulators WHERE settlement_id = $1
+                     ) x ORDER BY position, k",
                 )
                 .bind(&s.id)
                 .fetch_all(pool)
@@ -728,9 +734,21 @@ impl Db {
                 .bind(&w.original_id)
                 .execute(&mut *tx)
                 .await?;
+                sqlx::query(
+                    "INSERT INTO settlement_accumulators (settlement_id, acc_key, paid)
+                     SELECT $1, acc_key, -paid FROM settlement_accumulators WHERE settlement_id = $2",
+                )
+                .bind(&rev.id)
+                .bind(&w.original_id)
+                .execute(&mut *tx)
+                .await?;
                 let old = sqlx::query(
-                    "SELECT s.year, l.layer_id, l.deductible, l.eligible, l.paid FROM settlement_layers l
-                     JOIN settlements s ON s.id = l.settlement_id WHERE l.settlement_id = $1",
+                    "SELECT s.year, l.layer_id, l.deductible, l.eligible, l.paid FROM (
+                         SELECT settlement_id, layer_id, deductible, eligible, paid FROM settlement_layers
+                         UNION ALL
+                         SELECT settlement_id, acc_key AS layer_id, 0 AS deductible, 0 AS eligible, paid
+                         FROM settlement_accumulators
+                     ) l JOIN settlements s ON s.id = l.settlement_id WHERE l.settlement_id = $1",
                 )
                 .bind(&w.original_id)
                 .fetch_all(&mut *tx)
@@ -759,6 +777,9 @@ impl Db {
                     e[0] += l.deductible;
                     e[1] += l.eligible;
                     e[2] += l.paid;
+                }
+                for (key, paid) in &w.new.extra {
+                    delta.entry((i64::from(row.year), key.clone())).or_default()[2] += paid;
                 }
                 for ((year, layer_id), d) in delta {
                     if d == [0, 0, 0] {

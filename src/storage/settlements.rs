@@ -87,6 +87,9 @@ pub struct SettlementRow {
 pub struct NewSettlement {
     pub row: SettlementRow,
     pub layers: Vec<LayerRow>,
+    /// What the settlement adds to accumulators that are not layers
+    /// (`pool:ID`, `layer@group`), `paid` in fen; nonzero entries only.
+    pub extra: Vec<(String, i64)>,
 }
 
 /// What a settlement locks and is idempotent on.
@@ -288,9 +291,51 @@ macro_rules! insert_new_settlement {
             }
             q.execute(&mut *$tx).await?;
         }
+        if !new.extra.is_empty() {
+            let sql = $crate::storage::settlements::values_sql(
+                "INSERT INTO settlement_accumulators (settlement_id, acc_key, paid)",
+                3,
+                new.extra.len(),
+            );
+            let mut q = sqlx::query(&sql);
+            for (key, paid) in &new.extra {
+                q = q.bind(&row.id).bind(key).bind(*paid);
+            }
+            q.execute(&mut *$tx).await?;
+        }
     }};
 }
 pub(crate) use insert_new_settlement;
+
+/// Move the accumulator `key` of (`person`, `year`) by (deductible,
+/// eligible, paid) fen inside the caller's transaction; a missing row is
+/// corruption (rows are created and locked first).
+macro_rules! move_accumulator {
+    ($tx:expr, $person:expr, $year:expr, $key:expr, $d:expr) => {{
+        let d: [i64; 3] = $d;
+        let done = sqlx::query(
+            "UPDATE accumulators SET deductible_used = deductible_used + $4, eligible_cum = eligible_cum + $5,
+                 paid = paid + $6
+             WHERE person_id = $1 AND year = $2 AND layer_id = $3",
+        )
+        .bind($person)
+        .bind($year)
+        .bind($key)
+        .bind(d[0])
+        .bind(d[1])
+        .bind(d[2])
+        .execute(&mut *$tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StorageError::Corrupt(format!(
+                "no accumulator row {} for {} in {}",
+                $key, $person, $year
+            )));
+        }
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use move_accumulator;
 
 /// `INSERT INTO … VALUES ($1, …), (…)` for `rows` rows of `cols` columns.
 pub(crate) fn values_sql(prefix: &str, cols: usize, rows: usize) -> String {
@@ -502,25 +547,16 @@ impl Db {
                 .iter()
                 .filter(|l| l.deductible != 0 || l.eligible != 0 || l.paid != 0)
             {
-                let done = sqlx::query(
-                    "UPDATE accumulators SET deductible_used = deductible_used + $4, eligible_cum = eligible_cum + $5,
-                         paid = paid + $6
-                     WHERE person_id = $1 AND year = $2 AND layer_id = $3",
-                )
-                .bind(key.person_id)
-                .bind(year)
-                .bind(&l.layer_id)
-                .bind(l.deductible)
-                .bind(l.eligible)
-                .bind(l.paid)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() != 1 {
-                    return Err(StorageError::Corrupt(format!(
-                        "no accumulator row for layer {}",
-                        l.layer_id
-                    )));
-                }
+                move_accumulator!(
+                    tx,
+                    key.person_id,
+                    year,
+                    &l.layer_id,
+                    [l.deductible, l.eligible, l.paid]
+                );
+            }
+            for (acc_key, paid) in &new.extra {
+                move_accumulator!(tx, key.person_id, year, acc_key, [0, 0, *paid]);
             }
             tx.commit().await?;
             Ok(SettleOutcome::Created {
@@ -649,38 +685,40 @@ impl Db {
             .bind(&original.id)
             .execute(&mut *tx)
             .await?;
-            let layers = sqlx::query("SELECT layer_id, deductible, eligible, paid FROM settlement_layers WHERE settlement_id = $1 ORDER BY position")
-                .bind(&original.id)
-                .fetch_all(&mut *tx)
-                .await?;
-            for l in layers {
-                let layer_id: String = l.try_get("layer_id")?;
-                let (ded, elig, paid): (i64, i64, i64) = (
+            sqlx::query(
+                "INSERT INTO settlement_accumulators (settlement_id, acc_key, paid)
+                 SELECT $1, acc_key, -paid FROM settlement_accumulators WHERE settlement_id = $2",
+            )
+            .bind(&rev.id)
+            .bind(&original.id)
+            .execute(&mut *tx)
+            .await?;
+            // Every accumulator the original moved, moved back by exactly as much.
+            let moved = sqlx::query(
+                "SELECT layer_id AS acc_key, deductible, eligible, paid FROM settlement_layers WHERE settlement_id = $1
+                 UNION ALL
+                 SELECT acc_key, 0 AS deductible, 0 AS eligible, paid FROM settlement_accumulators WHERE settlement_id = $1",
+            )
+            .bind(&original.id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for l in moved {
+                let acc_key: String = l.try_get("acc_key")?;
+                let d: [i64; 3] = [
                     l.try_get("deductible")?,
                     l.try_get("eligible")?,
                     l.try_get("paid")?,
-                );
-                if ded == 0 && elig == 0 && paid == 0 {
+                ];
+                if d == [0, 0, 0] {
                     continue;
                 }
-                let done = sqlx::query(
-                    "UPDATE accumulators SET deductible_used = deductible_used - $4, eligible_cum = eligible_cum - $5,
-                         paid = paid - $6
-                     WHERE person_id = $1 AND year = $2 AND layer_id = $3",
-                )
-                .bind(&original.person_id)
-                .bind(year)
-                .bind(&layer_id)
-                .bind(ded)
-                .bind(elig)
-                .bind(paid)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() != 1 {
-                    return Err(StorageError::Corrupt(format!(
-                        "no accumulator row for layer {layer_id}"
-                    )));
-                }
+                move_accumulator!(
+                    tx,
+                    &original.person_id,
+                    year,
+                    &acc_key,
+                    [-d[0], -d[1], -d[2]]
+                );
             }
             tx.commit().await?;
             Ok(CancelOutcome::Cancelled {
@@ -821,7 +859,12 @@ impl Db {
                  FROM accumulators a LEFT JOIN (
                      SELECT s.person_id, s.year, l.layer_id, CAST(SUM(l.deductible) AS BIGINT) AS ded,
                             CAST(SUM(l.eligible) AS BIGINT) AS elig, CAST(SUM(l.paid) AS BIGINT) AS paid
-                     FROM settlement_layers l JOIN settlements s ON s.id = l.settlement_id
+                     FROM (
+                         SELECT settlement_id, layer_id, deductible, eligible, paid FROM settlement_layers
+                         UNION ALL
+                         SELECT settlement_id, acc_key AS layer_id, 0 AS deductible, 0 AS eligible, paid
+                         FROM settlement_accumulators
+                     ) l JOIN settlements s ON s.id = l.settlement_id
                      GROUP BY s.person_id, s.year, l.layer_id
                  ) x ON x.person_id = a.person_id AND x.year = a.year AND x.layer_id = a.layer_id
                  WHERE a.deductible_used <> COALESCE(x.ded, 0) OR a.eligible_cum <> COALESCE(x.elig, 0)

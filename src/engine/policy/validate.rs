@@ -1,427 +1,46 @@
-//! Policies (政策): one TOML file per region and period, validated on load and
-//! compiled into an indexed form.
-//!
-//! The compiled [`Policy`] names levels, categories, medical types and disease
-//! groups by small integers and keeps sets of them as bit masks, so that
-//! settling a claim does no string look-ups and no allocation per item.
-//! Validation collects *every* error, each naming its TOML path
-//! (`layers[2].bands[1].upto`) and line, so that `medaid policy check` can
-//! show an author all of them at once.
+//! Validation of a policy's TOML tree: every error with its TOML path and
+//! line, unknown keys as warnings, then the compiled [`Policy`].
 
-use super::toml_tree::{self, Node, NodeKind};
+use super::*;
+use crate::engine::toml_tree::{Node, NodeKind};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use sha2::{Digest, Sha256};
-use std::fmt;
 use std::str::FromStr;
 
-/// A set of small ids (levels, categories, medical types, disease groups).
-pub type Mask = u64;
-
-/// At most this many levels, categories, medical types or disease groups.
-pub const MAX_IDS: usize = 64;
-
-#[inline]
-pub fn bit(i: usize) -> Mask {
-    1u64 << i
-}
-
-/// One problem in a policy file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyError {
-    /// TOML path, e.g. `layers[2].bands[1].upto`.
-    pub path: String,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for PolicyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "{} (line {}): {}", self.path, l, self.message),
-            None => write!(f, "{}: {}", self.path, self.message),
-        }
-    }
-}
-
-/// All problems found in one policy file.
-#[derive(Debug, Clone, thiserror::Error)]
-pub struct PolicyErrors {
-    pub source_name: String,
-    pub errors: Vec<PolicyError>,
-}
-
-impl fmt::Display for PolicyErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} error{}",
-            self.source_name,
-            self.errors.len(),
-            if self.errors.len() == 1 { "" } else { "s" }
-        )?;
-        for e in &self.errors {
-            write!(f, "\n  {e}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Who pays a layer (支付方).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Payer {
-    Insurance,
-    Aid,
-    Government,
-    Charity,
-}
-
-impl Payer {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Payer::Insurance => "insurance",
-            Payer::Aid => "aid",
-            Payer::Government => "government",
-            Payer::Charity => "charity",
-        }
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            Payer::Insurance => "医疗保险",
-            Payer::Aid => "医疗救助",
-            Payer::Government => "政府兜底",
-            Payer::Charity => "慈善",
-        }
-    }
-    pub const ALL: [Payer; 4] = [
-        Payer::Insurance,
-        Payer::Aid,
-        Payer::Government,
-        Payer::Charity,
-    ];
-}
-
-/// A ratio in [0, 1] as `numerator / 10^k`, to take a share of an integer
-/// number of fen exactly, rounded half away from zero like
-/// [`crate::money::round2`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fraction {
-    numerator: i128,
-    denominator: i128,
-}
-
-impl Fraction {
-    pub fn new(ratio: Decimal) -> Fraction {
-        let r = ratio.normalize();
-        Fraction {
-            numerator: r.mantissa(),
-            denominator: 10i128.pow(r.scale()),
-        }
-    }
-
-    /// `round(fen × ratio)` in fen, or `None` if the product would not fit.
-    #[inline]
-    pub fn of_fen(self, fen: i64) -> Option<i64> {
-        let p = (fen as i128).checked_mul(self.numerator)?;
-        let (q, r) = (p / self.denominator, p % self.denominator);
-        let q = if 2 * r.abs() >= self.denominator {
-            q + p.signum()
-        } else {
-            q
-        };
-        i64::try_from(q).ok()
-    }
-
-    pub fn is_zero(self) -> bool {
-        self.numerator == 0
-    }
-}
-
-/// A decimal, or a table of decimals by hospital level.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ByLevel {
-    Flat(Decimal),
-    /// Indexed by level id; `None` for a level the table does not name
-    /// (validation guarantees every level in scope is named).
-    Table(Vec<Option<Decimal>>),
-}
-
-impl ByLevel {
-    #[inline]
-    pub fn get(&self, level: usize) -> Decimal {
-        match self {
-            ByLevel::Flat(d) => *d,
-            ByLevel::Table(t) => t.get(level).copied().flatten().unwrap_or(Decimal::ZERO),
-        }
-    }
-}
-
-/// Deductible (起付线).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Deductible {
-    pub per_year: bool,
-    pub amount: ByLevel,
-    /// Waived when the person holds one of these categories (all, when
-    /// `None`) and, if `waive_levels` is set, the level is listed.
-    pub waive: Option<Waive>,
-    /// By category id; the smallest factor the person holds multiplies.
-    pub factor: Vec<Option<Decimal>>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Waive {
-    pub categories: Option<Mask>,
-    pub levels: Option<Mask>,
-}
-
-/// One band of segmented ratios (分段报销): up to `upto` (none for the last).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Band {
-    pub upto: Option<Decimal>,
-    pub ratio: Decimal,
-}
-
-/// Annual or per-admission cap (封顶线).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Cap {
-    pub per_year: bool,
-    /// The amount when the claim matches no group the table names.
-    pub default: Decimal,
-    /// By disease group id (`None` where the table does not name the group).
-    pub by_group: Vec<Option<Decimal>>,
-    pub exempt: Mask,
-}
-
-impl Cap {
-    /// The largest entry among the claim's matching groups, else the default.
-    pub fn amount_for(&self, groups: Mask) -> Decimal {
-        let mut best: Option<Decimal> = None;
-        for (g, amount) in self.by_group.iter().enumerate() {
-            if let Some(a) = amount {
-                if groups & bit(g) != 0 && best.is_none_or(|b| *a > b) {
-                    best = Some(*a);
-                }
-            }
-        }
-        best.unwrap_or(self.default)
-    }
-
-    pub fn has_group_table(&self) -> bool {
-        self.by_group.iter().any(Option::is_some)
-    }
-}
-
-/// What a layer computes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LayerKind {
-    /// Pays a ratio of the eligible amount (after a deductible).
-    Ratio {
-        deductible: Option<Deductible>,
-        ratio: Option<ByLevel>,
-        /// By category id: the person's highest replaces `ratio`.
-        ratio_by_category: Option<Vec<Option<Decimal>>>,
-        /// By category id: the person's highest is added (sum capped at 1).
-        ratio_bonus: Option<Vec<Option<Decimal>>>,
-        bands: Option<Vec<Band>>,
-    },
-    /// Tops up to a guaranteed reimbursement ratio (兜底).
-    Target {
-        target_ratio: Decimal,
-        /// `true` for `reference = "total"` (in + out of policy, net of
-        /// reductions), `false` for `in_policy`.
-        reference_total: bool,
-    },
-}
-
-/// One payer layer of a policy, applied in file order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Layer {
-    pub id: String,
-    pub name: String,
-    pub payer: Payer,
-    pub fund_code: Option<String>,
-    pub medical_types: Option<Mask>,
-    pub levels: Option<Mask>,
-    pub diseases: Option<Mask>,
-    pub categories: Option<Mask>,
-    /// `base = "all"`: also pays out-of-policy costs.
-    pub base_all: bool,
-    pub kind: LayerKind,
-    pub cap: Option<Cap>,
-}
-
-impl Layer {
-    /// The fund code this layer reports under (DESIGN.md §2, `fund_code`),
-    /// or a guess from the payer when the policy names none.
-    pub fn effective_fund_code(&self) -> &str {
-        if let Some(c) = &self.fund_code {
-            return c;
-        }
-        match self.payer {
-            Payer::Insurance => "390100",
-            Payer::Aid => "610100",
-            Payer::Government => "640100",
-            Payer::Charity => "999997",
-        }
-    }
-}
-
-/// The hospital waivers (七免一减), borne by the hospital.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Waivers {
-    pub categories: Mask,
-    pub free_items: Vec<String>,
-    pub free_item_levels: Mask,
-    pub reduction_rate: Decimal,
-    pub reduction_levels: Mask,
-    pub reduction_medical_types: Mask,
-}
-
-/// A disease group: matched on the primary diagnosis by ICD-10 prefix.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DiseaseGroup {
-    pub id: String,
-    pub label: String,
-    /// Upper-cased, trimmed prefixes.
-    pub prefixes: Vec<String>,
-}
-
-/// A validated, compiled policy.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Policy {
-    pub id: String,
-    pub name: String,
-    pub region: String,
-    pub effective_from: NaiveDate,
-    pub effective_to: NaiveDate,
-    /// SHA-256 of the file's text, hex (recorded on every answer).
-    pub hash: String,
-    /// `(id, label)`; the index is the level id.
-    pub levels: Vec<(String, String)>,
-    pub categories: Vec<(String, String)>,
-    pub medical_types: Vec<(String, String)>,
-    pub groups: Vec<DiseaseGroup>,
-    /// Share of a class-B item that is self-pay-first (乙类先行自付).
-    pub self_pay_first_b: Decimal,
-    /// The same share as an integer fraction, for the engine's item loop.
-    pub self_pay_first_b_fraction: Fraction,
-    pub waivers: Option<Waivers>,
-    pub layers: Vec<Layer>,
-    /// Unknown keys that were ignored (reported by `policy check`).
-    pub warnings: Vec<PolicyError>,
-}
-
-fn index_of(list: &[(String, String)], id: &str) -> Option<usize> {
-    list.iter().position(|(k, _)| k == id)
-}
-
-impl Policy {
-    pub fn level_index(&self, id: &str) -> Option<usize> {
-        index_of(&self.levels, id)
-    }
-    pub fn category_index(&self, id: &str) -> Option<usize> {
-        index_of(&self.categories, id)
-    }
-    pub fn medical_type_index(&self, id: &str) -> Option<usize> {
-        index_of(&self.medical_types, id)
-    }
-    pub fn layer_index(&self, id: &str) -> Option<usize> {
-        self.layers.iter().position(|l| l.id == id)
-    }
-    /// Whether the policy is in force on `date` (both ends inclusive).
-    pub fn covers(&self, date: NaiveDate) -> bool {
-        self.effective_from <= date && date <= self.effective_to
-    }
-    /// The disease groups the primary diagnosis matches.
-    pub fn groups_of(&self, primary_diagnosis: Option<&str>) -> Mask {
-        let Some(dx) = primary_diagnosis else {
-            return 0;
-        };
-        let dx = dx.trim().to_uppercase();
-        let mut m = 0;
-        for (i, g) in self.groups.iter().enumerate() {
-            if g.prefixes.iter().any(|p| dx.starts_with(p.as_str())) {
-                m |= bit(i);
-            }
-        }
-        m
-    }
-    /// Whether `kind` is one of the waivers' free items.
-    pub fn is_free_item_kind(&self, kind: &str) -> bool {
-        self.waivers.as_ref().is_some_and(|w| {
-            w.free_items
-                .iter()
-                .any(|k| k.eq_ignore_ascii_case(kind.trim()))
-        })
-    }
-    pub fn category_mask(&self, ids: &[String]) -> Result<Mask, String> {
-        let mut m = 0;
-        for c in ids {
-            m |= bit(self.category_index(c).ok_or_else(|| c.clone())?);
-        }
-        Ok(m)
-    }
-
-    /// Parse and validate a policy from TOML text. `source_name` (a file
-    /// name) is used in the error summary only.
-    pub fn from_toml(text: &str, source_name: &str) -> Result<Policy, PolicyErrors> {
-        let root = toml_tree::parse(text).map_err(|e| PolicyErrors {
-            source_name: source_name.to_string(),
-            errors: vec![PolicyError {
-                path: "(syntax)".into(),
-                line: e.line,
-                message: e.message,
-            }],
-        })?;
-        let mut v = Validator::default();
-        let policy = v.policy(&root, text);
-        match policy {
-            Some(mut p) if v.errors.is_empty() => {
-                p.warnings = v.warnings;
-                Ok(p)
-            }
-            _ => {
-                if v.errors.is_empty() {
-                    // every path that builds no policy reports why; never
-                    // let a silent gap through as an empty error list
-                    v.err("policy", Some(&root), "could not be read");
-                }
-                Err(PolicyErrors {
-                    source_name: source_name.to_string(),
-                    errors: v.errors,
-                })
-            }
-        }
-    }
-
-    /// Read and validate a policy file.
-    pub fn load(path: &std::path::Path) -> Result<Policy, PolicyErrors> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| PolicyErrors {
-            source_name: name.clone(),
-            errors: vec![PolicyError {
-                path: "(file)".into(),
-                line: None,
-                message: e.to_string(),
-            }],
-        })?;
-        Policy::from_toml(&text, &name)
-    }
-}
-
-/// Content hash of a policy's text.
-pub fn content_hash(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-// ---------------------------------------------------------------------------
-// Validation
-
 #[derive(Default)]
-struct Validator {
-    errors: Vec<PolicyError>,
-    warnings: Vec<PolicyError>,
+pub(super) struct Validator {
+    pub(super) errors: Vec<PolicyError>,
+    pub(super) warnings: Vec<PolicyError>,
+    /// `exclusive` tags met so far, in order.
+    tags: Vec<String>,
+}
+
+/// Accumulator slots: one per layer (its index), then one per pool, then
+/// one per entry of each per-group cap (the groups its table names, then
+/// `default`).
+fn assign_slots(layers: &mut [Layer], decl: &Decl) -> Vec<String> {
+    let mut slots: Vec<String> = layers.iter().map(|l| l.id.clone()).collect();
+    slots.extend(
+        decl.pools
+            .iter()
+            .map(|p| format!("{POOL_KEY_PREFIX}{}", p.id)),
+    );
+    for l in layers.iter_mut() {
+        let Some(cap) = l.cap.as_ref().filter(|c| c.per_group) else {
+            continue;
+        };
+        let mut by_group = vec![None; cap.by_group.len()];
+        for (g, amount) in cap.by_group.iter().enumerate() {
+            if amount.is_some() {
+                by_group[g] = Some(slots.len());
+                slots.push(format!("{}{GROUP_KEY_SEP}{}", l.id, decl.groups[g].id));
+            }
+        }
+        let default = slots.len();
+        slots.push(format!("{}{GROUP_KEY_SEP}default", l.id));
+        l.group_slots = Some(GroupSlots { by_group, default });
+    }
+    slots
 }
 
 /// What the validator knows of the declarations while checking layers.
@@ -430,6 +49,19 @@ struct Decl {
     categories: Vec<(String, String)>,
     medical_types: Vec<(String, String)>,
     groups: Vec<DiseaseGroup>,
+    insurance_types: Vec<(String, String)>,
+    pools: Vec<Pool>,
+}
+
+/// A layer's scope keys, parsed.
+struct Scope {
+    medical_types: Option<Mask>,
+    levels: Option<Mask>,
+    diseases: Option<Mask>,
+    categories: Option<Mask>,
+    insurance_types: Option<Mask>,
+    places: Option<u8>,
+    referral_required: bool,
 }
 
 const LAYER_KEYS: &[&str] = &[
@@ -451,10 +83,16 @@ const LAYER_KEYS: &[&str] = &[
     "cap",
     "target_ratio",
     "reference",
+    "insurance_types",
+    "places",
+    "referral",
+    "exclusive",
+    "pool",
+    "ratio_adjust",
 ];
 
 impl Validator {
-    fn err(&mut self, path: &str, node: Option<&Node>, msg: impl Into<String>) {
+    pub(super) fn err(&mut self, path: &str, node: Option<&Node>, msg: impl Into<String>) {
         self.errors.push(PolicyError {
             path: path.to_string(),
             line: node.and_then(|n| n.line),
@@ -802,7 +440,7 @@ impl Validator {
         }
     }
 
-    fn policy(&mut self, root: &Node, text: &str) -> Option<Policy> {
+    pub(super) fn policy(&mut self, root: &Node, text: &str) -> Option<Policy> {
         let head = match root.get("policy") {
             Some(h) => self.table("policy", h).map(|_| h),
             None => {
@@ -851,6 +489,8 @@ impl Validator {
                 "catalogue",
                 "waivers",
                 "layers",
+                "insurance_types",
+                "pools",
             ]
             .contains(&k.as_str())
             {
@@ -861,12 +501,16 @@ impl Validator {
         let categories = self.declarations(root, "categories", false);
         let medical_types = self.declarations(root, "medical_types", true);
         let groups = self.groups(root);
-        let decl = Decl {
+        let insurance_types = self.declarations(root, "insurance_types", false);
+        let mut decl = Decl {
             levels,
             categories,
             medical_types,
             groups,
+            insurance_types,
+            pools: Vec::new(),
         };
+        decl.pools = self.pools(root, &decl);
 
         let self_pay_first_b = self.catalogue(root);
         let waivers = root.get("waivers").and_then(|w| self.waivers(w, &decl));
@@ -909,6 +553,11 @@ impl Validator {
                 nth_insurance += 1;
             }
         }
+        self.check_given_codes(root, &layers);
+        if !self.errors.is_empty() {
+            return None;
+        }
+        let slots = assign_slots(&mut layers, &decl);
         Some(Policy {
             id: id?,
             name: name.unwrap_or_default(),
@@ -920,6 +569,10 @@ impl Validator {
             categories: decl.categories,
             medical_types: decl.medical_types,
             groups: decl.groups,
+            insurance_types: decl.insurance_types,
+            pools: decl.pools,
+            exclusive_tags: std::mem::take(&mut self.tags),
+            slots,
             self_pay_first_b: self_pay_first_b.unwrap_or(Decimal::ZERO),
             self_pay_first_b_fraction: Fraction::new(self_pay_first_b.unwrap_or(Decimal::ZERO)),
             waivers,
@@ -1061,47 +714,169 @@ impl Validator {
         self.table(path, l)?;
         self.warn_unknown(path, l, LAYER_KEYS);
         let errors_before = self.errors.len();
-        let id = self.required_string(l, path, "id");
+        let id = self.layer_id(l, path);
         let name = l
             .get("name")
             .and_then(|n| self.string(&join(path, "name"), n));
-        let payer = match l.get("payer") {
+        let payer = self.payer(l, path);
+        let fund_code = l
+            .get("fund_code")
+            .and_then(|n| self.fund_code(&join(path, "fund_code"), n));
+        let scope = self.scope(l, path, decl);
+        let base = self.base(l, path);
+        let kind_name = self.kind_name(l, path);
+        let all_levels: Mask = if decl.levels.len() >= 64 {
+            u64::MAX
+        } else {
+            bit(decl.levels.len()) - 1
+        };
+        let level_scope = scope.levels.unwrap_or(all_levels);
+        let mut categories = scope.categories;
+        let kind = match kind_name {
+            "target" => self.target_kind(l, path),
+            "given" => self.given_kind(l, path, fund_code.is_some(), base),
+            _ => self.ratio_kind(l, path, decl, level_scope, &mut categories),
+        };
+        let cap = l
+            .get("cap")
+            .and_then(|n| self.cap(&join(path, "cap"), n, decl));
+        let pool = l
+            .get("pool")
+            .and_then(|n| self.pool_ref(&join(path, "pool"), n, decl));
+        let exclusive = l
+            .get("exclusive")
+            .and_then(|n| self.string(&join(path, "exclusive"), n))
+            .map(|t| self.tag_index(&t));
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        Some(Layer {
+            id: id?,
+            name: name.unwrap_or_default(),
+            payer: payer?,
+            fund_code,
+            medical_types: scope.medical_types,
+            levels: scope.levels,
+            diseases: scope.diseases,
+            categories,
+            base,
+            kind: kind?,
+            cap,
+            insurance_types: scope.insurance_types,
+            places: scope.places,
+            referral_required: scope.referral_required,
+            exclusive,
+            pool,
+            group_slots: None,
+        })
+    }
+
+    fn tag_index(&mut self, tag: &str) -> usize {
+        match self.tags.iter().position(|t| t == tag) {
+            Some(i) => i,
             None => {
+                self.tags.push(tag.to_string());
+                self.tags.len() - 1
+            }
+        }
+    }
+
+    /// A layer id: required, and not of the forms that name pool and
+    /// per-group accumulators.
+    fn layer_id(&mut self, l: &Node, path: &str) -> Option<String> {
+        let id = self.required_string(l, path, "id")?;
+        if id.starts_with(POOL_KEY_PREFIX) || id.contains(GROUP_KEY_SEP) {
+            self.err(
+                &join(path, "id"),
+                l.get("id"),
+                format!("a layer id may not start with `{POOL_KEY_PREFIX}` or contain `{GROUP_KEY_SEP}` (they name pool and per-disease accumulators)"),
+            );
+            return None;
+        }
+        Some(id)
+    }
+
+    fn payer(&mut self, l: &Node, path: &str) -> Option<Payer> {
+        let p = join(path, "payer");
+        let Some(n) = l.get("payer") else {
+            self.err(
+                &p,
+                Some(l),
+                "is required (insurance, aid, government or charity)",
+            );
+            return None;
+        };
+        match self.string(&p, n).as_deref() {
+            Some("insurance") => Some(Payer::Insurance),
+            Some("aid") => Some(Payer::Aid),
+            Some("government") => Some(Payer::Government),
+            Some("charity") => Some(Payer::Charity),
+            Some(other) => {
                 self.err(
-                    &join(path, "payer"),
-                    Some(l),
-                    "is required (insurance, aid, government or charity)",
+                    &p,
+                    Some(n),
+                    format!("unknown payer `{other}` (insurance, aid, government or charity)"),
                 );
                 None
             }
-            Some(n) => match self.string(&join(path, "payer"), n).as_deref() {
-                Some("insurance") => Some(Payer::Insurance),
-                Some("aid") => Some(Payer::Aid),
-                Some("government") => Some(Payer::Government),
-                Some("charity") => Some(Payer::Charity),
-                Some(other) => {
-                    self.err(
-                        &join(path, "payer"),
-                        Some(n),
-                        format!("unknown payer `{other}` (insurance, aid, government or charity)"),
-                    );
-                    None
-                }
-                None => None,
-            },
+            None => None,
+        }
+    }
+
+    fn fund_code(&mut self, p: &str, n: &Node) -> Option<String> {
+        let s = match &n.kind {
+            NodeKind::Int(i) => Some(i.to_string()),
+            _ => self.string(p, n),
+        }?;
+        if s.len() != 6 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            self.err(p, Some(n), format!("a fund code has six digits (390100, 390200, 390300, 610100, 640100, 999997), found {s:?}"));
+            return None;
+        }
+        Some(s)
+    }
+
+    /// A string-valued key with a fixed set of values; `default` when absent.
+    fn choice(
+        &mut self,
+        l: &Node,
+        path: &str,
+        key: &str,
+        allowed: &[&'static str],
+        default: &'static str,
+    ) -> &'static str {
+        let Some(n) = l.get(key) else {
+            return default;
         };
-        let fund_code = l.get("fund_code").and_then(|n| {
-            let p = join(path, "fund_code");
-            let s = match &n.kind {
-                NodeKind::Int(i) => Some(i.to_string()),
-                _ => self.string(&p, n),
-            }?;
-            if s.len() != 6 || !s.bytes().all(|b| b.is_ascii_digit()) {
-                self.err(&p, Some(n), format!("a fund code has six digits (390100, 390200, 390300, 610100, 640100, 999997), found {s:?}"));
-                return None;
-            }
-            Some(s)
-        });
+        let p = join(path, key);
+        match self.string(&p, n) {
+            Some(v) => match allowed.iter().find(|a| **a == v) {
+                Some(a) => a,
+                None => {
+                    self.err(
+                        &p,
+                        Some(n),
+                        format!("unknown {key} `{v}` ({})", allowed.join(", ")),
+                    );
+                    default
+                }
+            },
+            None => default,
+        }
+    }
+
+    fn base(&mut self, l: &Node, path: &str) -> Base {
+        match self.choice(l, path, "base", &["in_policy", "all", "gross"], "in_policy") {
+            "all" => Base::All,
+            "gross" => Base::Gross,
+            _ => Base::InPolicy,
+        }
+    }
+
+    fn kind_name(&mut self, l: &Node, path: &str) -> &'static str {
+        self.choice(l, path, "kind", &["ratio", "target", "given"], "ratio")
+    }
+
+    fn scope(&mut self, l: &Node, path: &str, decl: &Decl) -> Scope {
         let medical_types = l.get("medical_types").and_then(|n| {
             self.mask(
                 &join(path, "medical_types"),
@@ -1116,207 +891,342 @@ impl Validator {
         let diseases = l
             .get("diseases")
             .and_then(|n| self.group_mask(&join(path, "diseases"), n, &decl.groups));
-        let mut categories = l
+        let categories = l
             .get("categories")
             .and_then(|n| self.mask(&join(path, "categories"), n, &decl.categories, "category"));
-        let base_all = match l.get("base") {
+        let insurance_types = l.get("insurance_types").and_then(|n| {
+            self.mask(
+                &join(path, "insurance_types"),
+                n,
+                &decl.insurance_types,
+                "insurance type",
+            )
+        });
+        let places = l
+            .get("places")
+            .and_then(|n| self.places(&join(path, "places"), n));
+        let referral_required = match l.get("referral") {
             None => false,
-            Some(n) => match self.string(&join(path, "base"), n).as_deref() {
-                Some("in_policy") => false,
-                Some("all") => true,
-                Some(o) => {
-                    self.err(
-                        &join(path, "base"),
-                        Some(n),
-                        format!("unknown base `{o}` (in_policy or all)"),
-                    );
-                    false
+            Some(n) => {
+                let p = join(path, "referral");
+                match self.string(&p, n).as_deref() {
+                    Some("required") => true,
+                    Some(o) => {
+                        self.err(
+                            &p,
+                            Some(n),
+                            format!("unknown referral rule `{o}` (the one rule is \"required\")"),
+                        );
+                        false
+                    }
+                    None => false,
                 }
-                None => false,
-            },
+            }
         };
-        let is_target = match l.get("kind") {
-            None => false,
-            Some(n) => match self.string(&join(path, "kind"), n).as_deref() {
-                Some("ratio") => false,
-                Some("target") => true,
-                Some(o) => {
-                    self.err(
-                        &join(path, "kind"),
-                        Some(n),
-                        format!("unknown kind `{o}` (ratio or target)"),
-                    );
-                    false
-                }
-                None => false,
-            },
-        };
-        let all_levels: Mask = if decl.levels.len() >= 64 {
-            u64::MAX
-        } else {
-            bit(decl.levels.len()) - 1
-        };
-        let level_scope = levels.unwrap_or(all_levels);
+        Scope {
+            medical_types,
+            levels,
+            diseases,
+            categories,
+            insurance_types,
+            places,
+            referral_required,
+        }
+    }
 
-        let kind = if is_target {
-            for k in [
+    fn places(&mut self, path: &str, n: &Node) -> Option<u8> {
+        let ids = self.ids_array(path, n)?;
+        let mut m = 0u8;
+        let mut ok = true;
+        for (i, (id, line)) in ids.iter().enumerate() {
+            match Place::parse(id) {
+                Some(p) => m |= p.bit(),
+                None => {
+                    ok = false;
+                    self.errors.push(PolicyError {
+                        path: format!("{path}[{i}]"),
+                        line: *line,
+                        message: format!(
+                            "unknown place `{id}` (county, city, province or national)"
+                        ),
+                    });
+                }
+            }
+        }
+        ok.then_some(m)
+    }
+
+    fn pool_ref(&mut self, p: &str, n: &Node, decl: &Decl) -> Option<usize> {
+        let id = self.string(p, n)?;
+        match decl.pools.iter().position(|x| x.id == id) {
+            Some(i) => Some(i),
+            None => {
+                self.err(
+                    p,
+                    Some(n),
+                    format!("unknown pool `{id}` (not declared in [pools])"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Keys that a layer of `kind` may not carry.
+    fn forbid(&mut self, l: &Node, path: &str, keys: &[&str], why: &str) {
+        for k in keys {
+            if let Some(n) = l.get(k) {
+                self.err(&join(path, k), Some(n), format!("{why} has no `{k}`"));
+            }
+        }
+    }
+
+    fn target_kind(&mut self, l: &Node, path: &str) -> Option<LayerKind> {
+        self.forbid(
+            l,
+            path,
+            &[
                 "deductible",
                 "ratio",
                 "ratio_by_category",
                 "ratio_bonus",
                 "bands",
-            ] {
-                if let Some(n) = l.get(k) {
-                    self.err(
-                        &join(path, k),
-                        Some(n),
-                        format!("a target layer has no `{k}`"),
-                    );
-                }
-            }
-            let target_ratio = match l.get("target_ratio") {
-                Some(n) => self.unit(&join(path, "target_ratio"), n),
-                None => {
-                    self.err(
-                        &join(path, "target_ratio"),
-                        Some(l),
-                        "is required for kind = \"target\"",
-                    );
-                    None
-                }
-            };
-            let reference_total = match l.get("reference") {
-                None => false,
-                Some(n) => match self.string(&join(path, "reference"), n).as_deref() {
-                    Some("in_policy") => false,
-                    Some("total") => true,
-                    Some(o) => {
-                        self.err(
-                            &join(path, "reference"),
-                            Some(n),
-                            format!("unknown reference `{o}` (in_policy or total)"),
-                        );
-                        false
-                    }
-                    None => false,
-                },
-            };
-            target_ratio.map(|t| LayerKind::Target {
-                target_ratio: t,
-                reference_total,
-            })
-        } else {
-            for k in ["target_ratio", "reference"] {
-                if let Some(n) = l.get(k) {
-                    self.err(
-                        &join(path, k),
-                        Some(n),
-                        format!("`{k}` belongs to kind = \"target\" layers only"),
-                    );
-                }
-            }
-            let deductible = l
-                .get("deductible")
-                .and_then(|n| self.deductible(&join(path, "deductible"), n, decl, level_scope));
-            let ratio = l.get("ratio").and_then(|n| {
-                self.by_level(&join(path, "ratio"), n, &decl.levels, level_scope, true)
-            });
-            let ratio_by_category = l.get("ratio_by_category").and_then(|n| {
-                self.unit_table(
-                    &join(path, "ratio_by_category"),
-                    n,
-                    &decl.categories,
-                    "category",
-                )
-            });
-            let ratio_bonus = l.get("ratio_bonus").and_then(|n| {
-                self.unit_table(&join(path, "ratio_bonus"), n, &decl.categories, "category")
-            });
-            let bands = l
-                .get("bands")
-                .and_then(|n| self.bands(&join(path, "bands"), n));
-            if let Some(b) = l.get("bands") {
-                for k in ["ratio", "ratio_by_category"] {
-                    if l.get(k).is_some() {
-                        self.warnings.push(PolicyError {
-                            path: join(path, k),
-                            line: l.get(k).and_then(|n| n.line),
-                            message: format!(
-                                "ignored: the layer has `bands` (line {}), whose ratios apply",
-                                b.line.map_or("?".to_string(), |x| x.to_string())
-                            ),
-                        });
-                    }
-                }
-            }
-            if l.get("ratio").is_none()
-                && l.get("ratio_by_category").is_none()
-                && l.get("bands").is_none()
-            {
+                "ratio_adjust",
+            ],
+            "a target layer",
+        );
+        let target_ratio = match l.get("target_ratio") {
+            Some(n) => self.unit(&join(path, "target_ratio"), n),
+            None => {
                 self.err(
-                    path,
+                    &join(path, "target_ratio"),
                     Some(l),
-                    "a ratio layer needs `ratio`, `ratio_by_category` or `bands`",
+                    "is required for kind = \"target\"",
                 );
+                None
             }
-            if let Some(rbc) = &ratio_by_category {
-                let keys: Mask = rbc
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| v.is_some())
-                    .fold(0, |m, (i, _)| m | bit(i));
-                match categories {
-                    None => categories = Some(keys),
-                    Some(scope) => {
-                        if scope & !keys != 0
-                            && l.get("ratio").is_none()
-                            && l.get("bands").is_none()
-                        {
-                            let missing: Vec<&str> = decl
-                                .categories
-                                .iter()
-                                .enumerate()
-                                .filter(|(i, _)| scope & !keys & bit(*i) != 0)
-                                .map(|(_, c)| c.0.as_str())
-                                .collect();
-                            // Not an error (DESIGN.md does not forbid it): those
-                            // categories are in scope at ratio 0. Worth a warning.
-                            self.warnings.push(PolicyError {
-                                path: join(path, "ratio_by_category"),
-                                line: l.get("ratio_by_category").and_then(|n| n.line),
-                                message: format!("names no ratio for categories in scope ({}) and there is no `ratio`: they get 0 %", missing.join(", ")),
-                            });
-                        }
-                    }
-                }
-            }
-            Some(LayerKind::Ratio {
-                deductible,
-                ratio,
-                ratio_by_category,
-                ratio_bonus,
-                bands,
-            })
         };
-        let cap = l
-            .get("cap")
-            .and_then(|n| self.cap(&join(path, "cap"), n, decl));
-        if self.errors.len() > errors_before {
+        let reference_total =
+            self.choice(l, path, "reference", &["in_policy", "total"], "in_policy") == "total";
+        target_ratio.map(|t| LayerKind::Target {
+            target_ratio: t,
+            reference_total,
+        })
+    }
+
+    fn given_kind(
+        &mut self,
+        l: &Node,
+        path: &str,
+        has_fund_code: bool,
+        base: Base,
+    ) -> Option<LayerKind> {
+        self.forbid(
+            l,
+            path,
+            &[
+                "deductible",
+                "ratio",
+                "ratio_by_category",
+                "bands",
+                "ratio_bonus",
+                "ratio_adjust",
+                "target_ratio",
+                "reference",
+                "cap",
+                "pool",
+            ],
+            "a given layer (kind = \"given\")",
+        );
+        if base == Base::Gross {
+            self.err(
+                &join(path, "base"),
+                l.get("base"),
+                "a given layer pays what the platform settled; base = \"gross\" does not apply",
+            );
+        }
+        if !has_fund_code {
+            self.err(
+                &join(path, "fund_code"),
+                Some(l),
+                "is required for kind = \"given\": the claim's fund_payments name the layer by it",
+            );
             return None;
         }
-        Some(Layer {
-            id: id?,
-            name: name.unwrap_or_default(),
-            payer: payer?,
-            fund_code,
-            medical_types,
-            levels,
-            diseases,
-            categories,
-            base_all,
-            kind: kind?,
-            cap,
+        Some(LayerKind::Given)
+    }
+
+    fn ratio_kind(
+        &mut self,
+        l: &Node,
+        path: &str,
+        decl: &Decl,
+        level_scope: Mask,
+        categories: &mut Option<Mask>,
+    ) -> Option<LayerKind> {
+        for k in ["target_ratio", "reference"] {
+            if let Some(n) = l.get(k) {
+                self.err(
+                    &join(path, k),
+                    Some(n),
+                    format!("`{k}` belongs to kind = \"target\" layers only"),
+                );
+            }
+        }
+        let deductible = l
+            .get("deductible")
+            .and_then(|n| self.deductible(&join(path, "deductible"), n, decl, level_scope));
+        let ratio = l
+            .get("ratio")
+            .and_then(|n| self.by_level(&join(path, "ratio"), n, &decl.levels, level_scope, true));
+        let ratio_by_category = l.get("ratio_by_category").and_then(|n| {
+            self.unit_table(
+                &join(path, "ratio_by_category"),
+                n,
+                &decl.categories,
+                "category",
+            )
+        });
+        let ratio_bonus = l.get("ratio_bonus").and_then(|n| {
+            self.unit_table(&join(path, "ratio_bonus"), n, &decl.categories, "category")
+        });
+        let bands = l
+            .get("bands")
+            .and_then(|n| self.bands(&join(path, "bands"), n));
+        let ratio_adjust = match l.get("ratio_adjust") {
+            Some(n) => self.ratio_adjust(&join(path, "ratio_adjust"), n),
+            None => Some(RatioAdjust::default()),
+        };
+        self.check_ratio_keys(l, path);
+        if let Some(rbc) = &ratio_by_category {
+            self.scope_from_ratio_table(l, path, decl, rbc, categories);
+        }
+        Some(LayerKind::Ratio {
+            deductible,
+            ratio,
+            ratio_by_category,
+            ratio_bonus,
+            bands,
+            ratio_adjust: ratio_adjust?,
         })
+    }
+
+    /// A ratio layer names a ratio; bands win over a flat ratio (warned).
+    fn check_ratio_keys(&mut self, l: &Node, path: &str) {
+        if let Some(b) = l.get("bands") {
+            for k in ["ratio", "ratio_by_category"] {
+                if l.get(k).is_some() {
+                    self.warnings.push(PolicyError {
+                        path: join(path, k),
+                        line: l.get(k).and_then(|n| n.line),
+                        message: format!(
+                            "ignored: the layer has `bands` (line {}), whose ratios apply",
+                            b.line.map_or("?".to_string(), |x| x.to_string())
+                        ),
+                    });
+                }
+            }
+        }
+        if l.get("ratio").is_none()
+            && l.get("ratio_by_category").is_none()
+            && l.get("bands").is_none()
+        {
+            self.err(
+                path,
+                Some(l),
+                "a ratio layer needs `ratio`, `ratio_by_category` or `bands`",
+            );
+        }
+    }
+
+    /// With `ratio_by_category` and no `categories`, the scope is its keys;
+    /// categories in scope without a ratio get 0 % (warned).
+    fn scope_from_ratio_table(
+        &mut self,
+        l: &Node,
+        path: &str,
+        decl: &Decl,
+        rbc: &[Option<Decimal>],
+        categories: &mut Option<Mask>,
+    ) {
+        let keys: Mask = rbc
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_some())
+            .fold(0, |m, (i, _)| m | bit(i));
+        let Some(scope) = *categories else {
+            *categories = Some(keys);
+            return;
+        };
+        if scope & !keys != 0 && l.get("ratio").is_none() && l.get("bands").is_none() {
+            let missing: Vec<&str> = decl
+                .categories
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| scope & !keys & bit(*i) != 0)
+                .map(|(_, c)| c.0.as_str())
+                .collect();
+            self.warnings.push(PolicyError {
+                path: join(path, "ratio_by_category"),
+                line: l.get("ratio_by_category").and_then(|n| n.line),
+                message: format!("names no ratio for categories in scope ({}) and there is no `ratio`: they get 0 %", missing.join(", ")),
+            });
+        }
+    }
+
+    fn ratio_adjust(&mut self, path: &str, n: &Node) -> Option<RatioAdjust> {
+        let t = self.table(path, n)?;
+        let mut a = RatioAdjust::default();
+        let mut ok = true;
+        for (k, v) in t {
+            let p = join(path, k);
+            let slot = match k.as_str() {
+                "unreferred" => &mut a.unreferred,
+                "city" => &mut a.city,
+                "province" => &mut a.province,
+                "national" => &mut a.national,
+                _ => {
+                    ok = false;
+                    self.err(
+                        &p,
+                        Some(v),
+                        format!(
+                            "unknown adjustment `{k}` (unreferred, city, province or national)"
+                        ),
+                    );
+                    continue;
+                }
+            };
+            match self.decimal(&p, v) {
+                Some(d) if d >= -Decimal::ONE && d <= Decimal::ONE => *slot = d,
+                Some(d) => {
+                    ok = false;
+                    self.err(&p, Some(v), format!("must lie in [−1, 1], found {d}"));
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(a)
+    }
+
+    /// A given layer's fund code is unique among the policy's given layers.
+    fn check_given_codes(&mut self, root: &Node, layers: &[Layer]) {
+        let nodes = match root.get("layers").map(|n| &n.kind) {
+            Some(NodeKind::Array(a)) => a.as_slice(),
+            _ => &[],
+        };
+        for (i, l) in layers.iter().enumerate().filter(|(_, l)| l.is_given()) {
+            let code = l.effective_fund_code();
+            if let Some(j) = layers[..i]
+                .iter()
+                .position(|x| x.is_given() && x.effective_fund_code() == code)
+            {
+                self.err(
+                    &format!("layers[{i}].fund_code"),
+                    nodes.get(i).and_then(|n| n.get("fund_code")),
+                    format!("fund code {code} is already given by layer `{}`: a claim's fund_payments could not tell them apart", layers[j].id),
+                );
+            }
+        }
     }
 
     fn per(&mut self, path: &str, parent: &Node) -> bool {
@@ -1346,7 +1256,11 @@ impl Validator {
         level_scope: Mask,
     ) -> Option<Deductible> {
         self.table(path, n)?;
-        self.warn_unknown(path, n, &["per", "amount", "waive", "factor"]);
+        self.warn_unknown(
+            path,
+            n,
+            &["per", "amount", "waive", "factor", "by_category"],
+        );
         let per_year = self.per(path, n);
         let amount = match n.get("amount") {
             Some(a) => self.by_level(&join(path, "amount"), a, &decl.levels, level_scope, false),
@@ -1383,11 +1297,18 @@ impl Validator {
             None => Some(vec![None; decl.categories.len()]),
             Some(f) => self.unit_table(&join(path, "factor"), f, &decl.categories, "category"),
         };
+        let by_category = match n.get("by_category") {
+            None => Some(None),
+            Some(t) => self
+                .amount_table(&join(path, "by_category"), t, &decl.categories, "category")
+                .map(Some),
+        };
         Some(Deductible {
             per_year,
             amount: amount?,
             waive: waive?,
             factor: factor?,
+            by_category: by_category?,
         })
     }
 
@@ -1471,7 +1392,11 @@ impl Validator {
 
     fn cap(&mut self, path: &str, n: &Node, decl: &Decl) -> Option<Cap> {
         self.table(path, n)?;
-        self.warn_unknown(path, n, &["per", "amount", "exempt"]);
+        self.warn_unknown(
+            path,
+            n,
+            &["per", "amount", "exempt", "by_category", "per_group"],
+        );
         let per_year = self.per(path, n);
         let exempt = match n.get("exempt") {
             Some(e) => self.mask(&join(path, "exempt"), e, &decl.categories, "category"),
@@ -1525,12 +1450,144 @@ impl Validator {
                 ),
             },
         };
+        let by_category = match n.get("by_category") {
+            None => Some(None),
+            Some(t) => self
+                .amount_table(&join(path, "by_category"), t, &decl.categories, "category")
+                .map(Some),
+        };
+        let per_group = self.per_group(path, n, per_year, by_group.as_deref());
         Some(Cap {
             per_year,
             default: default?,
             by_group: by_group?,
             exempt: exempt?,
+            by_category: by_category?,
+            per_group: per_group?,
         })
+    }
+
+    /// `per_group = true` needs `per = "year"` and an amount table by group.
+    fn per_group(
+        &mut self,
+        path: &str,
+        n: &Node,
+        per_year: bool,
+        by_group: Option<&[Option<Decimal>]>,
+    ) -> Option<bool> {
+        let Some(v) = n.get("per_group") else {
+            return Some(false);
+        };
+        let p = join(path, "per_group");
+        let NodeKind::Bool(on) = v.kind else {
+            self.err(
+                &p,
+                Some(v),
+                format!("expected true or false, found {}", v.type_name()),
+            );
+            return None;
+        };
+        if on && !per_year {
+            self.err(
+                &p,
+                Some(v),
+                "a per-group cap counts the year's paid: it needs per = \"year\"",
+            );
+            return None;
+        }
+        if on && n.get("amount").is_some_and(|a| a.as_table().is_none()) {
+            self.err(
+                &p,
+                Some(v),
+                "a per-group cap needs an amount table by disease group (with a `default`)",
+            );
+            return None;
+        }
+        let _ = by_group;
+        Some(on)
+    }
+
+    /// A table keyed by declared ids with amount values.
+    fn amount_table(
+        &mut self,
+        path: &str,
+        node: &Node,
+        decl: &[(String, String)],
+        what: &str,
+    ) -> Option<Vec<Option<Decimal>>> {
+        let t = self.table(path, node)?;
+        let mut out = vec![None; decl.len()];
+        let mut ok = true;
+        for (k, v) in t {
+            let p = join(path, k);
+            match index_of(decl, k) {
+                Some(ix) => match self.amount(&p, v) {
+                    Some(d) => out[ix] = Some(d),
+                    None => ok = false,
+                },
+                None => {
+                    ok = false;
+                    self.err(
+                        &p,
+                        Some(v),
+                        format!(
+                            "unknown {what} `{k}` (not declared in [{}])",
+                            decl_table(what)
+                        ),
+                    );
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// `[pools.ID]`: shared annual limits.
+    fn pools(&mut self, root: &Node, decl: &Decl) -> Vec<Pool> {
+        let mut out = Vec::new();
+        let Some(node) = root.get("pools") else {
+            return out;
+        };
+        let Some(t) = self.table("pools", node) else {
+            return out;
+        };
+        for (id, p) in t {
+            let path = join("pools", id);
+            if self.table(&path, p).is_none() {
+                continue;
+            }
+            self.warn_unknown(&path, p, &["label", "amount", "by_category", "exempt"]);
+            let label = p
+                .get("label")
+                .and_then(|n| self.string(&join(&path, "label"), n))
+                .unwrap_or_default();
+            let amount = match p.get("amount") {
+                Some(a) => self.amount(&join(&path, "amount"), a),
+                None => {
+                    self.err(&join(&path, "amount"), Some(p), "is required");
+                    None
+                }
+            };
+            let by_category = match p.get("by_category") {
+                None => Some(None),
+                Some(t) => self
+                    .amount_table(&join(&path, "by_category"), t, &decl.categories, "category")
+                    .map(Some),
+            };
+            let exempt = match p.get("exempt") {
+                Some(e) => self.mask(&join(&path, "exempt"), e, &decl.categories, "category"),
+                None => Some(0),
+            };
+            if let (Some(amount), Some(by_category), Some(exempt)) = (amount, by_category, exempt) {
+                out.push(Pool {
+                    id: id.clone(),
+                    label,
+                    amount,
+                    by_category,
+                    exempt,
+                });
+            }
+        }
+        out
     }
 }
 
@@ -1548,148 +1605,7 @@ fn decl_table(what: &str) -> &'static str {
         "category" => "categories",
         "medical type" => "medical_types",
         "disease group" => "diseases",
+        "insurance type" => "insurance_types",
         _ => "?",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rust_decimal_macros::dec;
-
-    pub(crate) const DESIGN_POLICY: &str = include_str!("../../fixtures/design/policy.toml");
-
-    #[test]
-    fn fraction_rounds_like_round2() {
-        use crate::money::{from_fen, round2};
-        for ratio in [
-            dec!(0.10),
-            dec!(0.155),
-            dec!(0.333),
-            dec!(1),
-            dec!(0),
-            dec!(0.0000001),
-        ] {
-            let f = Fraction::new(ratio);
-            for fen in [0i64, 1, 5, 15, 99, 12345, 99_999_999_999] {
-                let expected = crate::money::to_fen(round2(from_fen(fen) * ratio));
-                assert_eq!(f.of_fen(fen), Some(expected), "{fen} × {ratio}");
-            }
-        }
-    }
-
-    #[test]
-    fn loads_the_design_example() {
-        let p = Policy::from_toml(DESIGN_POLICY, "design").unwrap();
-        assert_eq!(p.id, "wolong-2017");
-        assert_eq!(p.levels.len(), 3);
-        assert_eq!(p.layers.len(), 4);
-        assert_eq!(p.self_pay_first_b, dec!(0.10));
-        let aid = &p.layers[2];
-        // scope defaults to the keys of ratio_by_category
-        assert_eq!(aid.categories, Some(0b0111));
-        let cap = aid.cap.as_ref().unwrap();
-        assert_eq!(cap.amount_for(0), dec!(10000));
-        assert_eq!(cap.amount_for(1), dec!(20000));
-        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
-        assert_eq!(p.hash.len(), 64);
-    }
-
-    fn errors_of(text: &str) -> Vec<PolicyError> {
-        Policy::from_toml(text, "t").unwrap_err().errors
-    }
-
-    #[test]
-    fn reports_every_error_with_path_and_line() {
-        let bad = DESIGN_POLICY
-            .replace(
-                "{ upto = \"100000\", ratio = \"0.60\" }",
-                "{ upto = \"40000\", ratio = \"1.60\" }",
-            )
-            .replace("payer = \"aid\"", "payer = \"nobody\"")
-            .replace("county = \"300\",", "");
-        let errs = errors_of(&bad);
-        let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
-        assert!(paths.contains(&"layers[1].bands[1].upto"), "{errs:?}");
-        assert!(paths.contains(&"layers[1].bands[1].ratio"), "{errs:?}");
-        assert!(paths.contains(&"layers[2].payer"), "{errs:?}");
-        assert!(paths.contains(&"layers[0].deductible.amount"), "{errs:?}");
-        assert!(errs.iter().all(|e| e.line.is_some()), "{errs:?}");
-    }
-
-    #[test]
-    fn refuses_undeclared_ids() {
-        let bad = DESIGN_POLICY.replace(
-            "medical_types = [\"inpatient\"]\nratio_by_category",
-            "medical_types = [\"daycare\"]\nratio_by_category",
-        );
-        let errs = errors_of(&bad);
-        assert_eq!(errs[0].path, "layers[2].medical_types[0]");
-        assert!(errs[0].message.contains("daycare"));
-    }
-
-    #[test]
-    fn target_layer_rules() {
-        let bad = DESIGN_POLICY.replace(
-            "target_ratio = \"0.90\"",
-            "target_ratio = \"0.90\"\nratio = \"0.5\"",
-        );
-        let errs = errors_of(&bad);
-        assert_eq!(errs.len(), 1);
-        assert_eq!(errs[0].path, "layers[3].ratio");
-    }
-
-    #[test]
-    fn syntax_errors_have_lines() {
-        let errs = errors_of("[policy]\nid = \n");
-        assert_eq!(errs[0].line, Some(2));
-    }
-
-    #[test]
-    fn unknown_keys_warn() {
-        let p = Policy::from_toml(
-            &DESIGN_POLICY.replace("name = \"县级兜底\"", "name = \"县级兜底\"\nnote = \"x\""),
-            "t",
-        )
-        .unwrap();
-        assert_eq!(p.warnings.len(), 1);
-        assert_eq!(p.warnings[0].path, "layers[3].note");
-    }
-
-    #[test]
-    fn bands_beside_a_ratio_warn_and_a_zero_first_band_is_allowed() {
-        let text = DESIGN_POLICY.replace(
-            "bands = [ { upto = \"50000\"",
-            "ratio = \"0.9\"\nbands = [ { upto = \"0\", ratio = \"0.1\" }, { upto = \"50000\"",
-        );
-        let p = Policy::from_toml(&text, "t").unwrap();
-        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
-        assert_eq!(p.warnings[0].path, "layers[1].ratio");
-        let errs = errors_of(&text.replace(
-            "{ upto = \"50000\", ratio = \"0.50\" }",
-            "{ upto = \"0\", ratio = \"0.50\" }",
-        ));
-        assert_eq!(errs[0].path, "layers[1].bands[1].upto");
-    }
-
-    #[test]
-    fn cap_table_needs_default() {
-        let bad = DESIGN_POLICY.replace(
-            "{ default = \"10000\", major = \"20000\" }",
-            "{ major = \"20000\" }",
-        );
-        let errs = errors_of(&bad);
-        assert_eq!(errs[0].path, "layers[2].cap.amount");
-    }
-
-    #[test]
-    fn ratio_table_must_cover_scope() {
-        let bad = DESIGN_POLICY.replace(
-            "ratio = { township = \"0.90\", county = \"0.80\", city = \"0.70\" }",
-            "ratio = { township = \"0.90\", county = \"0.80\" }",
-        );
-        let errs = errors_of(&bad);
-        assert_eq!(errs[0].path, "layers[0].ratio");
-        assert!(errs[0].message.contains("city"));
     }
 }

@@ -11,7 +11,7 @@
 //! groups by group id.
 
 use crate::engine::policy::{
-    Band, ByLevel, Cap, Deductible, Layer, LayerKind, Mask, Waive, Waivers,
+    Band, Base, ByLevel, Cap, Deductible, Layer, LayerKind, Mask, Place, Pool, Waive, Waivers,
 };
 use crate::engine::Policy;
 use crate::money::fmt_percent;
@@ -539,20 +539,21 @@ impl<'a> Differ<'a> {
             la.categories.map(|m| ids_of(m, &a.categories)),
             lb.categories.map(|m| ids_of(m, &b.categories)),
         );
-        let base = |all: bool| {
-            if all {
-                "含政策范围外费用"
-            } else {
-                "政策范围内费用"
+        let base = |b: Base| {
+            match b {
+                Base::All => "含政策范围外费用",
+                Base::Gross => "政策范围内费用（各项报销前）",
+                Base::InPolicy => "政策范围内费用",
             }
             .to_string()
         };
         self.value(
             &format!("{p}.base"),
             &format!("{n} 计算基数"),
-            Some(base(la.base_all)),
-            Some(base(lb.base_all)),
+            Some(base(la.base)),
+            Some(base(lb.base)),
         );
+        self.layer_v2(&p, &n, la, lb);
 
         match (&la.kind, &lb.kind) {
             (
@@ -562,6 +563,7 @@ impl<'a> Differ<'a> {
                     ratio_by_category: ca,
                     ratio_bonus: ba,
                     bands: bda,
+                    ..
                 },
                 LayerKind::Ratio {
                     deductible: db,
@@ -569,6 +571,7 @@ impl<'a> Differ<'a> {
                     ratio_by_category: cb,
                     ratio_bonus: bb,
                     bands: bdb,
+                    ..
                 },
             ) => {
                 self.deductible(&p, &n, da.as_ref(), db.as_ref());
@@ -918,6 +921,178 @@ impl<'a> Differ<'a> {
     }
 }
 
+/// The version-2 keys, compared as the sentences an administrator reads.
+impl Differ<'_> {
+    fn v2_declarations(&mut self) {
+        let (a, b) = (self.a, self.b);
+        let types = |p: &Policy| -> BTreeMap<String, String> {
+            p.insurance_types.iter().cloned().collect()
+        };
+        let (ta, tb) = (types(a), types(b));
+        for id in ta.keys().chain(tb.keys()).collect::<BTreeSet<_>>() {
+            self.value(
+                &format!("insurance_types.{id}"),
+                &format!("险种 {id}"),
+                ta.get(id).cloned(),
+                tb.get(id).cloned(),
+            );
+        }
+        let pools = |p: &Policy| -> BTreeMap<String, String> {
+            p.pools
+                .iter()
+                .map(|x| (x.id.clone(), pool_text(p, x)))
+                .collect()
+        };
+        let (pa, pb) = (pools(a), pools(b));
+        for id in pa.keys().chain(pb.keys()).collect::<BTreeSet<_>>() {
+            self.value(
+                &format!("pools.{id}"),
+                &format!("共用限额 {id}"),
+                pa.get(id).cloned(),
+                pb.get(id).cloned(),
+            );
+        }
+    }
+
+    fn layer_v2(&mut self, p: &str, n: &str, la: &Layer, lb: &Layer) {
+        let (a, b) = (self.a, self.b);
+        let pairs: [(&str, &str, Option<String>, Option<String>); 8] = [
+            (
+                "insurance_types",
+                "适用险种",
+                la.insurance_types.map(|m| ids_text(m, &a.insurance_types)),
+                lb.insurance_types.map(|m| ids_text(m, &b.insurance_types)),
+            ),
+            (
+                "places",
+                "适用就医地",
+                la.places.map(places_text),
+                lb.places.map(places_text),
+            ),
+            (
+                "referral",
+                "转诊要求",
+                la.referral_required.then(|| "须按规定转诊".to_string()),
+                lb.referral_required.then(|| "须按规定转诊".to_string()),
+            ),
+            (
+                "exclusive",
+                "就高不重复组",
+                la.exclusive.map(|t| a.exclusive_tags[t].clone()),
+                lb.exclusive.map(|t| b.exclusive_tags[t].clone()),
+            ),
+            (
+                "pool",
+                "共用限额",
+                la.pool.map(|i| a.pools[i].display_name().to_string()),
+                lb.pool.map(|i| b.pools[i].display_name().to_string()),
+            ),
+            ("ratio_adjust", "比例调整", adjust_text(la), adjust_text(lb)),
+            (
+                "deductible.by_category",
+                "按对象起付线",
+                deductible_by_category(a, la),
+                deductible_by_category(b, lb),
+            ),
+            (
+                "cap.v2",
+                "封顶线（按对象/按病种）",
+                cap_v2_text(a, la),
+                cap_v2_text(b, lb),
+            ),
+        ];
+        for (key, what, x, y) in pairs {
+            self.value(&format!("{p}.{key}"), &format!("{n} {what}"), x, y);
+        }
+    }
+}
+
+fn ids_text(mask: Mask, list: &[(String, String)]) -> String {
+    list.iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1u64 << i) != 0)
+        .map(|(_, (id, label))| format!("{label}（{id}）"))
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+fn places_text(m: u8) -> String {
+    Place::ALL
+        .iter()
+        .filter(|p| m & p.bit() != 0)
+        .map(|p| p.label())
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+fn categories_amounts(p: &Policy, t: &[Option<Decimal>]) -> String {
+    p.categories
+        .iter()
+        .zip(t)
+        .filter_map(|((_, label), v)| v.map(|v| format!("{label} {}", amt(v))))
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+fn pool_text(p: &Policy, x: &Pool) -> String {
+    let mut s = format!("{} 每年 {}", x.display_name(), amt(x.amount));
+    if let Some(t) = &x.by_category {
+        s.push_str(&format!("（{}）", categories_amounts(p, t)));
+    }
+    if x.exempt != 0 {
+        s.push_str(&format!(
+            "，不设限额：{}",
+            ids_text(x.exempt, &p.categories)
+        ));
+    }
+    s
+}
+
+fn adjust_text(l: &Layer) -> Option<String> {
+    let LayerKind::Ratio {
+        ratio_adjust: a, ..
+    } = &l.kind
+    else {
+        return None;
+    };
+    if a.is_zero() {
+        return None;
+    }
+    let parts: Vec<String> = [
+        ("未转诊", a.unreferred),
+        ("市域内", a.city),
+        ("省域内", a.province),
+        ("跨省", a.national),
+    ]
+    .iter()
+    .filter(|(_, v)| !v.is_zero())
+    .map(|(k, v)| format!("{k} {}", pct(*v)))
+    .collect();
+    Some(parts.join("、"))
+}
+
+fn deductible_by_category(p: &Policy, l: &Layer) -> Option<String> {
+    match &l.kind {
+        LayerKind::Ratio {
+            deductible: Some(d),
+            ..
+        } => d.by_category.as_deref().map(|t| categories_amounts(p, t)),
+        _ => None,
+    }
+}
+
+fn cap_v2_text(p: &Policy, l: &Layer) -> Option<String> {
+    let c = l.cap.as_ref()?;
+    let mut parts = Vec::new();
+    if let Some(t) = &c.by_category {
+        parts.push(format!("按对象 {}", categories_amounts(p, t)));
+    }
+    if c.per_group {
+        parts.push("按病种分别累计".to_string());
+    }
+    (!parts.is_empty()).then(|| parts.join("，"))
+}
+
 fn layer_name(l: &Layer) -> &str {
     if l.name.is_empty() {
         &l.id
@@ -930,6 +1105,7 @@ fn kind_name(l: &Layer) -> &'static str {
     match l.kind {
         LayerKind::Ratio { .. } => "ratio",
         LayerKind::Target { .. } => "target",
+        LayerKind::Given => "given",
     }
 }
 
@@ -995,8 +1171,8 @@ fn describe(p: &Policy, l: &Layer) -> String {
             deductible,
             ratio,
             ratio_by_category,
-            ratio_bonus: _,
             bands,
+            ..
         } => {
             if let Some(d) = deductible {
                 parts.push(format!("起付线 {}", deductible_text(p, d)));
@@ -1038,6 +1214,9 @@ fn describe(p: &Policy, l: &Layer) -> String {
                 pct(*target_ratio)
             ));
         }
+        LayerKind::Given => {
+            parts.push(format!("医保平台结算（基金 {}）", l.effective_fund_code()));
+        }
     }
     if let Some(c) = &l.cap {
         parts.push(format!("封顶线 {}", cap_text(p, c)));
@@ -1058,6 +1237,7 @@ pub fn diff(a: &Policy, b: &Policy) -> Vec<Change> {
         out: Vec::new(),
     };
     d.header();
+    d.v2_declarations();
     d.waivers();
     d.layers();
     d.out
@@ -1067,8 +1247,8 @@ pub fn diff(a: &Policy, b: &Policy) -> Vec<Change> {
 mod tests {
     use super::*;
 
-    const P2017: &str = include_str!("../fixtures/policies/wolong-2017.toml");
-    const P2023: &str = include_str!("../fixtures/policies/wolong-2023.toml");
+    const P2017: &str = include_str!("../../../fixtures/policies/wolong-2017.toml");
+    const P2023: &str = include_str!("../../../fixtures/policies/wolong-2023.toml");
 
     fn load(t: &str) -> Policy {
         Policy::from_toml(t, "t").unwrap()
@@ -1076,7 +1256,11 @@ mod tests {
 
     #[test]
     fn a_policy_does_not_differ_from_itself() {
-        for t in [P2017, P2023, include_str!("../fixtures/design/policy.toml")] {
+        for t in [
+            P2017,
+            P2023,
+            include_str!("../../../fixtures/design/policy.toml"),
+        ] {
             let p = load(t);
             assert!(diff(&p, &p).is_empty());
         }
