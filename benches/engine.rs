@@ -123,7 +123,7 @@ fn bench_engine(c: &mut Criterion) {
         b.iter(|| {
             let (c, who, r) = &claims[i & 63];
             i += 1;
-            let comp = settle::settle(&policy, r, *who, &accs);
+            let comp = settle::settle(&policy, r, *who, &accs).unwrap();
             black_box(engine::Answer::build(&policy, c, r.year, &comp))
         })
     });
@@ -150,7 +150,7 @@ fn bench_cli(c: &mut Criterion) {
         input.extend_from_slice(claim_json(&mut rng, i, 20).as_bytes());
         input.push(b'\n');
     }
-    let policies = vec![policy];
+    let policies = medaid::engine::PolicySet::new(vec![policy]).unwrap();
     let mut g = c.benchmark_group("cli");
     g.sample_size(10);
     g.throughput(Throughput::Elements(100_000));

@@ -46,7 +46,7 @@ fn main() {
             who,
             &accs,
         ))
-        .fund_paid;
+        .map_or(rust_decimal::Decimal::ZERO, |c| c.fund_paid);
     }
     println!("{sum}");
 }

@@ -134,7 +134,7 @@ async fn main() -> anyhow::Result<()> {
         let c = db.month_cells(month, None).await?;
         c.settlements.values().map(|s| s.count).sum()
     };
-    let svc = Service::new(db.clone(), Vec::new());
+    let svc = Service::new(db.clone(), Default::default());
     for run in 0..5 {
         let t = Instant::now();
         let report = svc.statement(month, None).await?;

@@ -390,7 +390,7 @@ proptest! {
             let c = claim::parse_json(&claim_text(i, g, &g.items)).unwrap();
             let who = claim::stated_identity(&p, &c).unwrap();
             let r = claim::resolve(&p, &c).unwrap();
-            let comp = settle::settle(&p, &r, who, &accs);
+            let comp = settle::settle(&p, &r, who, &accs).unwrap();
             for (acc, delta) in accs.iter_mut().zip(comp.deltas()) {
                 acc.add(delta);
             }

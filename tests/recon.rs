@@ -553,6 +553,7 @@ async fn resettlement_moves_accumulators_by_the_difference(app: TestApp) {
             category: "dibao".into(),
             valid_from: "2016-01-01".into(),
             valid_to: None,
+            region: None,
         }])
         .await
         .unwrap();

@@ -793,6 +793,10 @@ mod tests {
                 year: 0,
                 groups: 0,
                 items: Vec::new(),
+                insurance_type: None,
+                place: Place::County,
+                referred: true,
+                fund_payments: None,
             };
             for c in &set.claims {
                 let original = by_id[&*c.claim_id];

@@ -151,6 +151,7 @@ pub async fn seed(db: &Db) {
         category: category.into(),
         valid_from: from.into(),
         valid_to: to.map(str::to_string),
+        region: None,
     };
     let mut rows = vec![
         r(P_DIBAO, "dibao", "2016-01-01", None),

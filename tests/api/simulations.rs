@@ -481,6 +481,7 @@ async fn counts_a_resettlement_once(app: TestApp) {
             category: "dibao".into(),
             valid_from: "2016-01-01".into(),
             valid_to: None,
+            region: None,
         }])
         .await
         .unwrap();
