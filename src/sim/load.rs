@@ -87,7 +87,7 @@ struct FastAmount(i64);
 impl<'de> Deserialize<'de> for FastAmount {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl serde::de::Visitor<'_> for V {
+        impl<'de> serde::de::Visitor<'de> for V {
             type Value = FastAmount;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an amount in yuan with at most two decimals")
@@ -110,6 +110,11 @@ impl<'de> Deserialize<'de> for FastAmount {
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<FastAmount, E> {
                 Amount::deserialize(serde::de::value::F64Deserializer::<E>::new(v))
+                    .map(|a| FastAmount(to_fen(a.0)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<FastAmount, A::Error> {
+                // A JSON number, read from its literal: the engine's reader.
+                Amount::deserialize(serde::de::value::MapAccessDeserializer::new(map))
                     .map(|a| FastAmount(to_fen(a.0)))
             }
         }
