@@ -149,7 +149,11 @@ def dec(v):
 
 
 def clamp01(x):
-    return min(ONE, max(ZERO, x))
+    if x < ZERO:
+        return ZERO
+    if x >= ONE:
+        return ONE
+    return x
 
 
 class Refusal(Exception):
