@@ -106,9 +106,10 @@ fn agrees_with_an_independent_implementation_v2() {
             .output()
             .unwrap();
         let mut policies = String::new();
-        let mut files: Vec<_> = std::fs::read_dir(dir.join("policies"))
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-            .unwrap_or_default();
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("policies"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
         for f in &files {
             policies += &format!("# {}\n", f.display());
