@@ -346,77 +346,70 @@ def parse_money(v):
     return x
 
 
-def static_errors(policies, claim, stop_at_first=False):
+def static_errors(policies, claim):
     """All refusals found before the arithmetic, in R14 order, and the policy
     (None when policy choice failed)."""
     errs = []
 
     def add(path, msg, alts=()):
         errs.append(Refusal(path, msg, alts))
-        if stop_at_first:
-            raise errs[0]
 
+    for k in claim:
+        if k not in KNOWN_TOP:
+            add(k, "unknown field")
+    for i, it in enumerate(claim.get("items") or []):
+        if isinstance(it, dict):
+            for k in it:
+                if k not in KNOWN_ITEM:
+                    add("items[%d].%s" % (i, k), "unknown field")
     try:
-        for k in claim:
-            if k not in KNOWN_TOP:
-                add(k, "unknown field")
-        for i, it in enumerate(claim.get("items") or []):
-            if isinstance(it, dict):
-                for k in it:
-                    if k not in KNOWN_ITEM:
-                        add("items[%d].%s" % (i, k), "unknown field")
-        try:
-            pol = choose_policy(policies, claim)
-        except Refusal as e:
-            errs.append(e)
-            if stop_at_first:
-                raise
-            return errs, None
-        if claim.get("hospital_level") not in pol.levels:
-            add("hospital_level", "undeclared level")
-        if claim.get("medical_type") not in pol.medical_types:
-            add("medical_type", "undeclared medical type")
-        for j, c in enumerate(claim.get("categories") or []):
-            if c not in pol.categories:
-                add("categories[%d]" % j, "undeclared category")
-        for i, it in enumerate(claim.get("items") or []):
-            if it.get("class") not in ("A", "B", "C"):
-                add("items[%d].class" % i, "unknown class")
-        if "insurance_type" in claim and claim["insurance_type"] is not None:
-            if claim["insurance_type"] not in pol.insurance_types:
-                add("insurance_type", "undeclared insurance type %r" % claim["insurance_type"])
-        for i, it in enumerate(claim.get("items") or []):
-            if "self_pay_ratio" in it:
-                p = "items[%d].self_pay_ratio" % i
-                if it.get("class") == "C":
-                    add(p, "self_pay_ratio on a class C item")
-                    continue
-                try:
-                    s = dec(it["self_pay_ratio"])
-                    ok = s.is_finite() and ZERO <= s <= ONE
-                except (InvalidOperation, ValueError, TypeError):
-                    ok = False
-                if not ok:
-                    add(p, "self_pay_ratio outside [0, 1]")
-        groups = matching_groups(pol, claim)
-        flags = scope_flags(pol, claim, groups)
-        given = [L for L, f in zip(pol.layers, flags) if f and L.get("kind") == "given"]
-        codes = {L["fund_code"]: L for L in given}
-        fp = claim.get("fund_payments")
-        if fp is not None:
-            if not isinstance(fp, dict):
-                add("fund_payments", "not an object")
-            else:
-                for k, v in fp.items():
-                    if k not in codes:
-                        add("fund_payments.%s" % k, "not the fund_code of a given layer in scope")
-                    elif parse_money(v) is None:
-                        add("fund_payments.%s" % k, "not an amount")
-        elif given:
-            add("fund_payments", "required by layer `%s`" % given[0]["id"])
-        return errs, pol
-    except Refusal:
-        raise
+        pol = choose_policy(policies, claim)
+    except Refusal as e:
+        errs.append(e)
+        return errs, None
+    if claim.get("hospital_level") not in pol.levels:
+        add("hospital_level", "undeclared level")
+    if claim.get("medical_type") not in pol.medical_types:
+        add("medical_type", "undeclared medical type")
+    for j, c in enumerate(claim.get("categories") or []):
+        if c not in pol.categories:
+            add("categories[%d]" % j, "undeclared category")
+    for i, it in enumerate(claim.get("items") or []):
+        if it.get("class") not in ("A", "B", "C"):
+            add("items[%d].class" % i, "unknown class")
+    if "insurance_type" in claim and claim["insurance_type"] is not None:
+        if claim["insurance_type"] not in pol.insurance_types:
+            add("insurance_type", "undeclared insurance type %r" % claim["insurance_type"])
+    for i, it in enumerate(claim.get("items") or []):
+        if "self_pay_ratio" in it:
+            p = "items[%d].self_pay_ratio" % i
+            if it.get("class") == "C":
+                add(p, "self_pay_ratio on a class C item")
+                continue
+            try:
+                s = dec(it["self_pay_ratio"])
+                ok = s.is_finite() and ZERO <= s <= ONE
+            except (InvalidOperation, ValueError, TypeError):
+                ok = False
+            if not ok:
+                add(p, "self_pay_ratio outside [0, 1]")
+    groups = matching_groups(pol, claim)
+    flags = scope_flags(pol, claim, groups)
+    given = [L for L, f in zip(pol.layers, flags) if f and L.get("kind") == "given"]
+    codes = {L["fund_code"]: L for L in given}
+    fp = claim.get("fund_payments")
+    if fp is not None:
+        if not isinstance(fp, dict):
+            add("fund_payments", "not an object")
+        else:
+            for k, v in fp.items():
+                if k not in codes:
+                    add("fund_payments.%s" % k, "not the fund_code of a given layer in scope")
+                elif parse_money(v) is None:
+                    add("fund_payments.%s" % k, "not an amount")
+    elif given:
+        add("fund_payments", "required by layer `%s`" % given[0]["id"])
+    return errs, pol
 
 
 # ---------------------------------------------------------------- arithmetic
