@@ -7,6 +7,14 @@
 //! top-level amount and every layer's applied, base, deductible, eligible,
 //! paid and cap_limited, to the fen. Skipped, with a message, where no
 //! Python 3.11+ is installed.
+//!
+//! The second test does the same for the version-2 policy language (DESIGN.md
+//! §2b) and claim fields: `gen.py SEED DIR v2` writes several policy files
+//! (regions, periods) under `DIR/policies/` and claims with some bad ones;
+//! `compare.py DIR/policies DIR/claims.jsonl` runs `medaid settle
+//! --keep-going --policy A.toml --policy B.toml ... DIR/claims.jsonl` and also
+//! compares each refused claim's error path. The oracle's readings of what
+//! the design leaves open are listed at the top of `tests/oracle/oracle.py`.
 
 use std::path::Path;
 use std::process::Command;
@@ -62,4 +70,59 @@ fn agrees_with_an_independent_implementation() {
         compared += 1;
     }
     assert_eq!(compared, 60);
+}
+
+#[test]
+fn agrees_with_an_independent_implementation_v2() {
+    let Some(py) = python() else {
+        eprintln!("skipped: the oracle comparison needs python3 (3.11+, tomllib)");
+        return;
+    };
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle");
+    let work = tempfile::tempdir().unwrap();
+    let mut compared = 0;
+    for (seed, features) in (3000..3020)
+        .map(|s| (s, "v2"))
+        .chain((3100..3110).map(|s| (s, "v2,many")))
+    {
+        let dir = work.path().join(seed.to_string());
+        let g = Command::new(py)
+            .arg(here.join("gen.py"))
+            .arg(seed.to_string())
+            .arg(&dir)
+            .arg(features)
+            .output()
+            .unwrap();
+        assert!(
+            g.status.success(),
+            "gen.py {seed}: {}",
+            String::from_utf8_lossy(&g.stderr)
+        );
+        let c = Command::new(py)
+            .arg(here.join("compare.py"))
+            .arg(dir.join("policies"))
+            .arg(dir.join("claims.jsonl"))
+            .env("MEDAID_BIN", env!("CARGO_BIN_EXE_medaid"))
+            .output()
+            .unwrap();
+        let mut policies = String::new();
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("policies"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for f in &files {
+            policies += &format!("# {}\n", f.display());
+            policies += &std::fs::read_to_string(f).unwrap_or_default();
+        }
+        assert!(
+            c.status.success(),
+            "seed {seed} ({features}): medaid and the oracle disagree:\n{}{}\npolicies:\n{}",
+            String::from_utf8_lossy(&c.stdout),
+            String::from_utf8_lossy(&c.stderr),
+            policies
+        );
+        compared += 1;
+    }
+    assert_eq!(compared, 30);
 }

@@ -2,6 +2,10 @@
 """gen.py SEED OUTDIR [features] -> OUTDIR/policy.toml, OUTDIR/claims.jsonl
 features: comma list to enable risky/ambiguous things: weirdprefix, emptydiag, rbcfallback,
 capdefault (group caps smaller than default), ratioplusbands
+
+Version 2 (DESIGN.md §2b): `gen.py SEED OUTDIR v2[,many]` -> OUTDIR/policies/*.toml
+(one or several policy files: regions and periods) and OUTDIR/claims.jsonl, with
+some bad claims; see gen_v2.py. The version-1 modes above are unchanged.
 """
 import json
 import os
@@ -279,6 +283,12 @@ def main():
     seed = int(sys.argv[1])
     outdir = sys.argv[2]
     feats = set(sys.argv[3].split(",")) if len(sys.argv) > 3 else set()
+    if "v2" in feats:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import gen_v2
+        os.makedirs(outdir, exist_ok=True)
+        gen_v2.main_v2(seed, outdir, feats)
+        return
     rng = random.Random(seed)
     os.makedirs(outdir, exist_ok=True)
     pol, meta = gen_policy(rng, feats)
