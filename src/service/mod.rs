@@ -189,12 +189,19 @@ pub struct AccumulatorsView {
     /// The policy whose layers (and caps) are shown.
     pub policy_id: Option<String>,
     pub layers: Vec<AccumulatorLine>,
+    /// Shared annual limits (共用限额) of the policy: `id` is the pool id.
+    pub pools: Vec<AccumulatorLine>,
+    /// Per-disease limits (`cap.per_group`): `id` is `layer@group`.
+    pub per_disease: Vec<AccumulatorLine>,
 }
 
 /// One layer's running totals (amounts in yuan, two decimals).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AccumulatorLine {
     pub id: String,
+    /// The layer's, pool's or disease group's name in the policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub deductible_used: String,
     pub eligible_cum: String,
     pub paid: String,
@@ -318,8 +325,15 @@ impl Service {
         let policy = self
             .policy_for(insured, &hospital.region, date)
             .map_err(|e| {
+                // The caller sends neither region: name what it can act on —
+                // the person whose registered region no policy covers, else
+                // the date (as for a hospital region no policy covers).
+                let field = match e.field {
+                    "insured_region" => "person_id",
+                    _ => "discharged_on",
+                };
                 ServiceError::invalid(
-                    e.field,
+                    field,
                     format!(
                         "{} (hospital {}, region {})",
                         e.message, hospital.code, hospital.region
@@ -512,6 +526,7 @@ impl Service {
                 .copied()
         });
         let mut layers = Vec::new();
+        let (mut pools, mut per_disease) = (Vec::new(), Vec::new());
         let mut shown: Vec<&str> = Vec::new();
         if let Some(policy) = policy {
             let mask = held
@@ -547,8 +562,55 @@ impl Service {
                             .max()
                             .unwrap_or(c.default)
                     });
-                layers.push(line(&l.id, &acc, cap));
+                let mut ln = line(&l.id, &acc, cap);
+                ln.name = Some(l.display_name().to_string());
+                layers.push(ln);
                 shown.push(&l.id);
+            }
+            let acc_of = |key: &str| {
+                stored
+                    .iter()
+                    .find(|(id, _)| id == key)
+                    .map(|(_, a)| *a)
+                    .unwrap_or_default()
+            };
+            for (i, pool) in policy.pools.iter().enumerate() {
+                let key = &policy.slots[policy.pool_slot(i)];
+                let mut ln = line(&pool.id, &acc_of(key), pool.amount_for(mask));
+                ln.name = Some(pool.display_name().to_string());
+                pools.push(ln);
+                shown.push(key);
+            }
+            for l in &policy.layers {
+                let (Some(gs), Some(cap)) = (&l.group_slots, &l.cap) else {
+                    continue;
+                };
+                let exempt = cap.exempt & mask != 0;
+                let entries = policy
+                    .groups
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(g, grp)| {
+                        gs.by_group[g].map(|slot| (slot, cap.by_group[g], grp.label.clone()))
+                    })
+                    .chain(std::iter::once((
+                        gs.default,
+                        Some(cap.default),
+                        "其他".to_string(),
+                    )));
+                for (slot, amount, label) in entries {
+                    let key = &policy.slots[slot];
+                    let amount = cap
+                        .by_category
+                        .as_deref()
+                        .and_then(|t| engine::policy::highest_held(t, mask))
+                        .or(amount)
+                        .filter(|_| !exempt);
+                    let mut ln = line(key, &acc_of(key), amount);
+                    ln.name = Some(format!("{} {label}", l.display_name()));
+                    per_disease.push(ln);
+                    shown.push(key);
+                }
             }
         }
         for (id, acc) in &stored {
@@ -561,6 +623,8 @@ impl Service {
             year,
             policy_id: policy.map(|p| p.id.clone()),
             layers,
+            pools,
+            per_disease,
         })
     }
 }
@@ -575,6 +639,7 @@ struct Diagnoses {
 fn line(id: &str, acc: &Accumulator, cap: Option<rust_decimal::Decimal>) -> AccumulatorLine {
     AccumulatorLine {
         id: id.to_string(),
+        name: None,
         deductible_used: fmt2(acc.deductible_used),
         eligible_cum: fmt2(acc.eligible_cum),
         paid: fmt2(acc.paid),

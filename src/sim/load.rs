@@ -112,7 +112,10 @@ impl<'de> Deserialize<'de> for FastAmount {
                 Amount::deserialize(serde::de::value::F64Deserializer::<E>::new(v))
                     .map(|a| FastAmount(to_fen(a.0)))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<FastAmount, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<FastAmount, A::Error> {
                 // A JSON number, read from its literal: the engine's reader.
                 Amount::deserialize(serde::de::value::MapAccessDeserializer::new(map))
                     .map(|a| FastAmount(to_fen(a.0)))

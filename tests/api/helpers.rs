@@ -181,14 +181,17 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, &[policy_path()]).await
+}
+
+/// A running service under the policies of `paths`, on the usual seed.
+pub async fn spawn_app_with(backend: Backend, paths: &[PathBuf]) -> Option<TestApp> {
     let fresh = fresh_db(backend).await?;
     let db = Db::connect(&ConnectOptions::new(&fresh.url))
         .await
         .expect("connect");
     seed(&db).await;
-    let policies = Service::load_policies(&db, &[policy_path()])
-        .await
-        .expect("policies");
+    let policies = Service::load_policies(&db, paths).await.expect("policies");
     let key = |role: Role| {
         let db = db.clone();
         async move {
