@@ -147,9 +147,15 @@ async fn demo_serves_the_example_claim() {
         .unwrap();
     assert_eq!(r.status(), 201);
     let a: serde_json::Value = r.json().await.unwrap();
-    // DESIGN.md's worked example, under fixtures/policies/wolong-2017.toml.
-    assert_eq!(a["fund_paid"], "228.42", "{a}");
-    assert_eq!(a["patient_payable"], "59.58");
+    // The contract's worked example claim under fixtures/policies/wolong-2017.toml,
+    // which follows seed 002: 七免一减 and the waived deductible are for
+    // 建档立卡贫困人口, so this 低保 patient gets neither. In policy 5.00 + 270.00
+    // = 275.00; basic: all of it goes to the 300.00 admission deductible;
+    // 大病: all of it to the 15,000 deductible; aid 275.00 × 70 % = 192.50;
+    // patient 325.00 − 192.50 = 132.50 (the Python oracle agrees).
+    assert_eq!(a["hospital_waived"], "0.00", "{a}");
+    assert_eq!(a["fund_paid"], "192.50", "{a}");
+    assert_eq!(a["patient_payable"], "132.50");
     let xml = std::fs::read_to_string(repo.join("fixtures/demo/claim.xml")).unwrap();
     let r = client
         .post(format!("{base}/v1/settlements"))

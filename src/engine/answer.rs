@@ -258,7 +258,7 @@ fn signed_percent(d: Decimal) -> String {
 fn explain_v2(policy: &Policy, l: &Layer, o: &LayerOutcome, c: &Computation, s: &mut String) {
     if let (Some(p), Some(amount)) = (l.pool, o.pool_amount) {
         let pool = &policy.pools[p];
-        let left = o.remaining.unwrap_or_default();
+        let left = o.pool_remaining.unwrap_or_default();
         s.push_str(&format!(
             "；共用限额 {} {}，剩余 {}",
             pool.display_name(),
@@ -452,7 +452,7 @@ fn explain_layer(l: &Layer, o: &LayerOutcome, c: &Computation) -> String {
             Some(c) if c.per_year => format!(
                 "年度封顶线 {}（本年此前已付 {}）",
                 fmt2(o.cap.unwrap_or_default()),
-                fmt2(o.before.paid)
+                fmt2(o.cap_paid_before)
             ),
             _ => format!("单次封顶线 {}", fmt2(o.cap.unwrap_or_default())),
         };

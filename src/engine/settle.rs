@@ -78,6 +78,11 @@ pub struct LayerOutcome {
     /// What remains of the layer's limits (cap, pool) after this claim;
     /// `None` when the layer has no limit for this person.
     pub remaining: Option<Decimal>,
+    /// What remains of the layer's pool after this claim.
+    pub pool_remaining: Option<Decimal>,
+    /// Paid against the cap before this claim (the disease group's for a
+    /// per-group cap, else the layer's year).
+    pub cap_paid_before: Decimal,
     /// The deductible was waived by the policy.
     pub deductible_waived: bool,
     /// The full deductible before the year's earlier use (after any factor).
@@ -111,6 +116,8 @@ impl LayerOutcome {
         cap: None,
         pool_amount: None,
         remaining: None,
+        pool_remaining: None,
+        cap_paid_before: Decimal::ZERO,
         deductible_waived: false,
         deductible_full: Decimal::ZERO,
         before: Accumulator::ZERO,
@@ -622,12 +629,14 @@ fn limit_pay(
     {
         let amount = cap.amount_for_person(claim.groups, who.categories);
         o.cap = Some(amount);
-        let limit = if !cap.per_year {
-            amount
-        } else if let Some(slot) = group_slot(layer, claim) {
-            (amount - paid_of(slot, extra)).max(Decimal::ZERO)
+        o.cap_paid_before = match group_slot(layer, claim) {
+            Some(slot) => paid_of(slot, extra),
+            None => o.before.paid,
+        };
+        let limit = if cap.per_year {
+            (amount - o.cap_paid_before).max(Decimal::ZERO)
         } else {
-            (amount - o.before.paid).max(Decimal::ZERO)
+            amount
         };
         if pay > limit {
             pay = limit;
@@ -646,6 +655,7 @@ fn limit_pay(
                 o.pool_limited = true;
             }
             let after = left - pay;
+            o.pool_remaining = Some(after);
             remaining = Some(remaining.map_or(after, |r| r.min(after)));
         }
     }

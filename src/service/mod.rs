@@ -554,7 +554,7 @@ impl Service {
                 let cap = l
                     .cap
                     .as_ref()
-                    .filter(|c| c.per_year && c.exempt & mask == 0)
+                    .filter(|c| c.per_year && !c.per_group && c.exempt & mask == 0)
                     .map(|c| {
                         groups
                             .iter()

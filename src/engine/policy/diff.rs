@@ -632,6 +632,7 @@ impl<'a> Differ<'a> {
                     Some(r(*xb)),
                 );
             }
+            (LayerKind::Given, LayerKind::Given) => {}
             _ => {
                 let text = format!("{n} 计算方式 {} → {}", describe(a, la), describe(b, lb));
                 self.push(
@@ -1093,6 +1094,37 @@ fn cap_v2_text(p: &Policy, l: &Layer) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("，"))
 }
 
+/// The version-2 keys of a layer, in words, for added layers.
+fn describe_v2(p: &Policy, l: &Layer, parts: &mut Vec<String>) {
+    if let Some(t) = deductible_by_category(p, l) {
+        parts.push(format!("按对象起付线 {t}"));
+    }
+    if let Some(t) = adjust_text(l) {
+        parts.push(format!("比例调整 {t}"));
+    }
+    if let Some(t) = cap_v2_text(p, l) {
+        parts.push(format!("封顶线 {t}"));
+    }
+    if let Some(i) = l.pool {
+        parts.push(format!("共用限额 {}", p.pools[i].display_name()));
+    }
+    if let Some(t) = l.exclusive {
+        parts.push(format!("就高不重复（{}）", p.exclusive_tags[t]));
+    }
+    if let Some(m) = l.insurance_types {
+        parts.push(format!("险种 {}", ids_text(m, &p.insurance_types)));
+    }
+    if let Some(m) = l.places {
+        parts.push(format!("就医地 {}", places_text(m)));
+    }
+    if l.referral_required {
+        parts.push("须按规定转诊".into());
+    }
+    if l.base == Base::Gross {
+        parts.push("按各项报销前的政策范围内费用计算".into());
+    }
+}
+
 fn layer_name(l: &Layer) -> &str {
     if l.name.is_empty() {
         &l.id
@@ -1221,6 +1253,7 @@ fn describe(p: &Policy, l: &Layer) -> String {
     if let Some(c) = &l.cap {
         parts.push(format!("封顶线 {}", cap_text(p, c)));
     }
+    describe_v2(p, l, &mut parts);
     if parts.is_empty() {
         NONE.into()
     } else {
@@ -1260,9 +1293,10 @@ mod tests {
             P2017,
             P2023,
             include_str!("../../../fixtures/design/policy.toml"),
+            include_str!("../../../fixtures/policies/county-2024.toml"),
         ] {
             let p = load(t);
-            assert!(diff(&p, &p).is_empty());
+            assert!(diff(&p, &p).is_empty(), "{:?}", diff(&p, &p));
         }
     }
 

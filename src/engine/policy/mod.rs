@@ -55,6 +55,9 @@ impl fmt::Display for PolicyError {
 pub struct PolicyErrors {
     pub source_name: String,
     pub errors: Vec<PolicyError>,
+    /// Unknown keys found on the way: shown with the errors, so that a
+    /// misspelt key is not hidden until every error is fixed.
+    pub warnings: Vec<PolicyError>,
 }
 
 impl fmt::Display for PolicyErrors {
@@ -68,6 +71,9 @@ impl fmt::Display for PolicyErrors {
         )?;
         for e in &self.errors {
             write!(f, "\n  {e}")?;
+        }
+        for w in &self.warnings {
+            write!(f, "\n  warning: {w}")?;
         }
         Ok(())
     }
@@ -623,6 +629,7 @@ impl Policy {
                 line: e.line,
                 message: e.message,
             }],
+            warnings: Vec::new(),
         })?;
         let mut v = validate::Validator::default();
         let policy = v.policy(&root, text);
@@ -640,6 +647,7 @@ impl Policy {
                 Err(PolicyErrors {
                     source_name: source_name.to_string(),
                     errors: v.errors,
+                    warnings: v.warnings,
                 })
             }
         }
@@ -655,6 +663,7 @@ impl Policy {
                 line: None,
                 message: e.to_string(),
             }],
+            warnings: Vec::new(),
         })?;
         Policy::from_toml(&text, &name)
     }

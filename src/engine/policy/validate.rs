@@ -455,6 +455,15 @@ impl Validator {
             region = h
                 .get("region")
                 .and_then(|n| self.string("policy.region", n));
+            if let Some(r) = region.as_deref().filter(|r| {
+                !r.is_empty() && (r.len() != 6 || !r.bytes().all(|b| b.is_ascii_digit()))
+            }) {
+                self.err(
+                    "policy.region",
+                    h.get("region"),
+                    format!("expected a 6-digit region code such as \"411303\" (or \"\" for every region), found {r:?}"),
+                );
+            }
             from = match h.get("effective_from") {
                 Some(n) => self.date("policy.effective_from", n),
                 None => {
