@@ -458,11 +458,13 @@ impl Validator {
             if let Some(r) = region.as_deref().filter(|r| {
                 !r.is_empty() && (r.len() != 6 || !r.bytes().all(|b| b.is_ascii_digit()))
             }) {
-                self.err(
-                    "policy.region",
-                    h.get("region"),
-                    format!("expected a 6-digit region code such as \"411303\" (or \"\" for every region), found {r:?}"),
-                );
+                // A warning, not an error: a version-1 policy with any
+                // region text still loads; but no claim region matches it.
+                self.warnings.push(PolicyError {
+                    path: "policy.region".into(),
+                    line: h.get("region").and_then(|n| n.line),
+                    message: format!("not a 6-digit region code such as \"411303\" (or \"\" for every region): {r:?} covers no claim's region; claims that name a region will not choose this policy"),
+                });
             }
             from = match h.get("effective_from") {
                 Some(n) => self.date("policy.effective_from", n),
