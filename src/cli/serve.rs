@@ -89,20 +89,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let ctx = ApiContext::new(Service::new(db.clone(), policies));
     tracing::info!(%addr, database = db.backend().as_str(), "medaid serving");
-    println!(
+    // stdout may be closed (a supervisor, a pipe): the service goes on.
+    let say = |line: String| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    };
+    say(format!(
         "medaid listening on http://{addr} ({})",
         db.backend().as_str()
-    );
+    ));
     if let Some((key, new)) = demo_key {
         let hospital = demo::DEMO_HOSPITAL;
-        println!(
+        say(format!(
             "demo hospital key ({hospital}, {}): {key}",
             if new { "new" } else { "reused" }
-        );
-        println!("(in {DEMO_KEY_FILE}) try:");
-        println!(
+        ));
+        say(format!("(in {DEMO_KEY_FILE}) try:"));
+        say(format!(
             "  curl --fail-with-body -sS -H \"Authorization: Bearer $(cat {DEMO_KEY_FILE})\" -H 'Content-Type: application/json' --data @fixtures/demo/claim.json http://{addr}/v1/settlements"
-        );
+        ));
     }
     http::serve(listener, ctx, shutdown_signal()).await?;
     db.close().await;
