@@ -373,6 +373,9 @@ async fn a_backup_restores_to_the_same_settlements() {
         .unwrap();
     assert_eq!(r.status(), 201);
     // online: the service keeps running while the copy is taken
+    let listen = base.trim_start_matches("http://");
+    let o = medaid(&d, &["healthcheck", "--listen", listen]);
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = medaid(&d, &["backup", "backup.db"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let again = medaid(&d, &["backup", "backup.db"]);
@@ -442,6 +445,11 @@ fn the_demo_works_from_an_empty_folder_and_reuses_its_key() {
     let (_, third, server) = start_demo(d);
     drop(server);
     assert_ne!(third, key, "a revoked key is replaced");
+    let o = medaid(
+        d,
+        &["healthcheck", "--listen", "127.0.0.1:1", "--timeout", "1"],
+    );
+    assert_eq!(o.status.code(), Some(1), "nobody listens there");
 }
 
 #[test]

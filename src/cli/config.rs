@@ -111,6 +111,12 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configuration_file_is_valid() {
+        let v = parse(include_str!("../../deploy/medaid.toml")).unwrap();
+        assert!(v.iter().any(|(k, _)| *k == "MEDAID_DATABASE_URL"));
+    }
+
+    #[test]
     fn the_config_option_is_found_in_the_arguments() {
         let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
         assert_eq!(

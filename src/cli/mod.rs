@@ -111,6 +111,17 @@ pub enum Command {
         #[command(flatten)]
         db: DatabaseArg,
     },
+    /// Exit 0 when a service answers 200 on /healthz (for a container's or
+    /// a supervisor's health check; no curl needed).
+    Healthcheck {
+        /// The service's address (the --listen of serve; 0.0.0.0 is asked
+        /// on 127.0.0.1).
+        #[arg(long, env = "MEDAID_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -274,6 +285,39 @@ pub enum PolicyCommand {
     },
 }
 
+/// `GET /healthz` over a plain TCP connection; Ok when it answers 200.
+fn healthcheck(listen: &str, timeout: std::time::Duration) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    let addr = listen
+        .to_socket_addrs()
+        .with_context(|| format!("{listen} (--listen or MEDAID_LISTEN)"))?
+        .next()
+        .with_context(|| format!("{listen}: no address"))?;
+    let addr = if addr.ip().is_unspecified() {
+        std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    };
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .with_context(|| format!("connecting to {addr}"))?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    write!(
+        s,
+        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head)
+        .with_context(|| format!("reading the answer of {addr}"))?;
+    let status = String::from_utf8_lossy(&head);
+    if status.starts_with("HTTP/1.1 200") || status.starts_with("HTTP/1.0 200") {
+        Ok(())
+    } else {
+        anyhow::bail!("{addr}/healthz answered {}", status.trim())
+    }
+}
+
 /// Run the command line; the exit code says how it went.
 pub fn run(cli: Cli) -> ExitCode {
     match dispatch(cli) {
@@ -308,6 +352,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             log_format,
         })),
         Command::Backup { file, db } => block_on(setup::backup(&db.database_url, &file)),
+        Command::Healthcheck { listen, timeout } => {
+            match healthcheck(&listen, std::time::Duration::from_secs(timeout)) {
+                Ok(()) => {
+                    println!("healthy");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("unhealthy: {e:#}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "medaid", &mut std::io::stdout());
