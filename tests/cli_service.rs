@@ -373,6 +373,9 @@ async fn a_backup_restores_to_the_same_settlements() {
         .unwrap();
     assert_eq!(r.status(), 201);
     // online: the service keeps running while the copy is taken
+    let index = reqwest::get(format!("{base}/")).await.unwrap();
+    assert_eq!(index.status(), 200);
+    assert!(index.text().await.unwrap().contains("/v1/settlements"));
     let listen = base.trim_start_matches("http://");
     let o = medaid(&d, &["healthcheck", "--listen", listen]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -436,5 +436,15 @@ pub async fn registry_resettle(
     } else {
         s.resettle_preview(&persons).await?
     };
+    if report
+        .table("resettlements")
+        .is_some_and(|t| t.rows.is_empty())
+    {
+        eprintln!(
+            "note: no settlement to re-settle: the registry gives these persons the same \
+             categories as when they were settled (a category no loaded policy declares \
+             counts as none; `medaid registry import` warns about those)"
+        );
+    }
     out.write(&report)
 }

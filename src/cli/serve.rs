@@ -77,16 +77,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     for p in &policies {
         tracing::info!(policy = %p.id, region = %p.region, from = %p.effective_from, to = %p.effective_to, hash = %p.hash, "policy loaded");
     }
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("listening on {} (--listen)", args.listen))?;
-    let addr = listener.local_addr()?;
+    // The demo's data and key are in place before the port accepts
+    // anything, so a client that sees the port open finds the key file.
     let demo_key = if args.demo {
         demo::seed(&db).await?;
         Some(demo::key(&db, Path::new(DEMO_KEY_FILE)).await?)
     } else {
         None
     };
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {} (--listen or MEDAID_LISTEN)", args.listen))?;
+    let addr = listener.local_addr()?;
     let ctx = ApiContext::new(Service::new(db.clone(), policies));
     tracing::info!(%addr, database = db.backend().as_str(), "medaid serving");
     // stdout may be closed (a supervisor, a pipe): the service goes on.
