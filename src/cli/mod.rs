@@ -153,7 +153,8 @@ pub enum Command {
 #[derive(clap::Args, Debug, Clone)]
 pub struct DatabaseArg {
     /// sqlite://FILE (embedded, the default) or postgres://USER@HOST/DB.
-    #[arg(long, env = "MEDAID_DATABASE_URL", default_value = crate::storage::DEFAULT_DATABASE_URL)]
+    /// (The variable's value is never shown in help: it may hold a password.)
+    #[arg(long, env = "MEDAID_DATABASE_URL", hide_env_values = true, default_value = crate::storage::DEFAULT_DATABASE_URL)]
     pub database_url: String,
 }
 

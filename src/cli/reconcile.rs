@@ -82,7 +82,7 @@ impl ServiceArgs {
             .with_context(|| {
                 format!(
                     "opening {} (--database-url or MEDAID_DATABASE_URL)",
-                    self.db.database_url
+                    super::setup::redact(&self.db.database_url)
                 )
             })?;
         let policies = Service::load_policies(&db, &self.policies).await?;

@@ -72,7 +72,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ..ConnectOptions::new(args.database_url.clone())
     })
     .await
-    .with_context(|| format!("opening {} (--database-url)", args.database_url))?;
+    .with_context(|| {
+        format!(
+            "opening {} (--database-url or MEDAID_DATABASE_URL)",
+            super::setup::redact(&args.database_url)
+        )
+    })?;
     let policies = Service::load_policies(&db, &args.policies).await?;
     for p in &policies {
         tracing::info!(policy = %p.id, region = %p.region, from = %p.effective_from, to = %p.effective_to, hash = %p.hash, "policy loaded");

@@ -142,7 +142,28 @@ fn check_header<R: std::io::Read>(
 pub async fn open(url: &str) -> anyhow::Result<Db> {
     Db::connect(&ConnectOptions::new(url))
         .await
-        .with_context(|| format!("opening {url} (--database-url or MEDAID_DATABASE_URL)"))
+        .with_context(|| {
+            format!(
+                "opening {} (--database-url or MEDAID_DATABASE_URL)",
+                redact(url)
+            )
+        })
+}
+
+/// A database URL fit for a message or a log: its password, if any, is
+/// replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((a, h)) => (a, h),
+        None => return url.to_string(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
 }
 
 /// `n thing` or `n things`.
@@ -295,9 +316,12 @@ pub async fn backup(url: &str, dest: &Path) -> anyhow::Result<()> {
     let done = db.backup_sqlite(dest).await;
     db.close().await;
     if !done.with_context(|| format!("backing up to {}", dest.display()))? {
-        bail!("{url}: backup copies SQLite databases; for PostgreSQL use pg_dump (see docs/operations.md)");
+        bail!(
+            "{}: backup copies SQLite databases; for PostgreSQL use pg_dump (see docs/operations.md)",
+            redact(url)
+        );
     }
-    println!("backed up {url} to {}", dest.display());
+    println!("backed up {} to {}", redact(url), dest.display());
     Ok(())
 }
 
@@ -342,4 +366,21 @@ pub async fn create_key(db: &Db, role: &Role) -> anyhow::Result<String> {
     let (key, row) = keys::generate(role);
     db.insert_key(&row).await?;
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_a_message() {
+        use super::redact;
+        assert_eq!(
+            redact("postgres://medaid:s3cret@db:5432/medaid"),
+            "postgres://medaid:***@db:5432/medaid"
+        );
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(redact("sqlite://medaid.db"), "sqlite://medaid.db");
+    }
 }
