@@ -401,8 +401,13 @@ async fn a_backup_restores_to_the_same_settlements() {
 
 /// `serve --demo` in `dir` on a free port: (base URL, key, server guard).
 fn start_demo(dir: &Path) -> (String, String, Server) {
+    start_demo_with(dir, &[])
+}
+
+fn start_demo_with(dir: &Path, args: &[&str]) -> (String, String, Server) {
     let mut child = Command::new(BIN)
         .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .args(args)
         .current_dir(dir)
         .env_remove("MEDAID_DATABASE_URL")
         .env_remove("MEDAID_POLICIES")
@@ -484,4 +489,71 @@ fn check_totals_exits_1_on_a_difference() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("2017-05,open"));
+}
+
+/// The PostgreSQL backup of docs/operations.md (pg_dump, pg_restore into a
+/// new database), audited. Needs `TEST_DATABASE_URL` and pg_dump.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_dump_restores_to_the_same_settlements() {
+    use sqlx::Connection;
+    let Some(admin) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    else {
+        eprintln!("skipped a_postgres_dump_restores_to_the_same_settlements: TEST_DATABASE_URL is not set");
+        return;
+    };
+    if Command::new("pg_dump").arg("--version").output().is_err() {
+        panic!("TEST_DATABASE_URL is set but pg_dump is not installed (postgresql-client)");
+    }
+    let base = admin[..admin.rfind('/').unwrap()].to_string();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (src, dst) = (format!("medaid_bk_{id}"), format!("medaid_rs_{id}"));
+    let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+    for db in [&src, &dst] {
+        sqlx::query(&format!("CREATE DATABASE {db}"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    let (src_url, dst_url) = (format!("{base}/{src}"), format!("{base}/{dst}"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let (url, key, server) = start_demo_with(&d, &["--database-url", &src_url]);
+    let claim = medaid::cli::demo::file("fixtures/demo/claim.json").unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/settlements"))
+        .bearer_auth(&key)
+        .header("Content-Type", "application/json")
+        .body(claim)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let dump = d.join("medaid.dump");
+    let o = Command::new("pg_dump")
+        .args(["--format=custom", "--dbname", &src_url, "--file"])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    drop(server);
+    let o = Command::new("pg_restore")
+        .args(["--no-owner", "--dbname", &dst_url])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = medaid(&d, &["audit", "--database-url", &dst_url]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    for db in [&src, &dst] {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .execute(&mut c)
+            .await;
+    }
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("audited 1 settlements, 0 reversals") && out.contains("all invariants hold"),
+        "{out}"
+    );
 }
