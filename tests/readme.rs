@@ -154,6 +154,13 @@ fn wait_for(port: u16, log: &Path) {
 }
 
 fn run_readme(dir: &Path) {
+    for tool in ["curl", "jq"] {
+        let found = Command::new(tool).arg("--version").output().is_ok();
+        assert!(
+            found,
+            "the README's examples need {tool} (apt-get install curl jq; .ci/run installs them)"
+        );
+    }
     let port = free_port();
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
         .unwrap()
