@@ -286,6 +286,16 @@ pub enum PolicyCommand {
     },
 }
 
+/// Write to stdout; a reader that stopped early (`| head`) is no error.
+fn print_bytes(bytes: &[u8]) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
 /// `GET /healthz` over a plain TCP connection; Ok when it answers 200.
 fn healthcheck(listen: &str, timeout: std::time::Duration) -> anyhow::Result<()> {
     use std::io::{Read, Write};
@@ -367,8 +377,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "medaid", &mut std::io::stdout());
-            Ok(ExitCode::SUCCESS)
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "medaid", &mut buf);
+            print_bytes(&buf)
         }
         Command::Man { dir } => {
             let cmd = <Cli as clap::CommandFactory>::command();
@@ -380,7 +391,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         .with_context(|| format!("{} (--dir)", dir.display()))?;
                     println!("manual pages written to {}", dir.display());
                 }
-                None => clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?,
+                None => {
+                    let mut buf = Vec::new();
+                    clap_mangen::Man::new(cmd).render(&mut buf)?;
+                    return print_bytes(&buf);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

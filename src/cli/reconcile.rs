@@ -46,7 +46,12 @@ impl OutputArgs {
                 if format == Format::Xlsx {
                     bail!("XLSX is binary: give --output FILE.xlsx");
                 }
-                std::io::stdout().lock().write_all(&bytes)?;
+                let mut out = std::io::stdout().lock();
+                match out.write_all(&bytes).and_then(|()| out.flush()) {
+                    // a reader that stopped early (`| head`) is no error
+                    Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+                    _ => {}
+                }
             }
         }
         Ok(())
