@@ -1,7 +1,11 @@
 //! The `medaid` binary: see the crate documentation and the README.
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    medaid::cli::run(medaid::cli::Cli::parse())
+    match medaid::cli::Cli::parse_with_config() {
+        Ok(cli) => medaid::cli::run(cli),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

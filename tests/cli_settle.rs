@@ -158,14 +158,15 @@ fn policy_check_prints_every_error() {
         None,
     );
     assert_eq!(o.status.code(), Some(1));
-    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.stdout.is_empty(), "errors go to stderr");
+    let out = String::from_utf8_lossy(&o.stderr);
     assert!(
         out.contains("layers[0].deductible.amount (line 47)"),
         "{out}"
     );
     assert!(out.contains("layers[1].bands[1].upto (line 56)"), "{out}");
     assert!(out.contains("layers[2].payer (line 63)"), "{out}");
-    assert!(out.contains("3 error(s)"), "{out}");
+    assert!(out.contains("3 errors"), "{out}");
     let o = medaid(
         &[
             "policy",

@@ -195,11 +195,12 @@ fn claim_text(i: usize, g: &GenClaim) -> String {
         .iter()
         .map(|a| serde_json::json!({"kind": "x", "class": "A", "amount": yuan(*a)}))
         .collect();
+    let dx = ["E11.9", "I10", "J45"][g.dx];
     serde_json::json!({
         "claim_id": format!("C{i}"), "person_id": "P", "hospital_level": "county",
         "categories": g.cats, "medical_type": if g.chronic { "chronic" } else { "inpatient" },
         "admitted_on": "2024-02-01", "discharged_on": "2024-02-02",
-        "diagnoses": [["E11.9", "I10", "J45"][g.dx]], "items": items,
+        "diagnoses": [dx], "items": items,
         "referral": g.referral,
         "fund_payments": {"390100": yuan(total * g.given_share / 100)},
     })

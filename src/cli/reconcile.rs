@@ -13,6 +13,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// Where and how a report is written.
 #[derive(Args, Debug, Clone)]
@@ -45,7 +46,12 @@ impl OutputArgs {
                 if format == Format::Xlsx {
                     bail!("XLSX is binary: give --output FILE.xlsx");
                 }
-                std::io::stdout().lock().write_all(&bytes)?;
+                let mut out = std::io::stdout().lock();
+                match out.write_all(&bytes).and_then(|()| out.flush()) {
+                    // a reader that stopped early (`| head`) is no error
+                    Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+                    _ => {}
+                }
             }
         }
         Ok(())
@@ -69,13 +75,21 @@ pub struct ServiceArgs {
     #[command(flatten)]
     pub db: super::DatabaseArg,
     /// Policy directory or file (labels, disease groups, re-settlement).
-    #[arg(long, default_value = "fixtures/policies")]
+    #[arg(long, env = "MEDAID_POLICIES", default_value = super::demo::DEFAULT_POLICIES)]
     pub policies: Vec<PathBuf>,
 }
 
 impl ServiceArgs {
     async fn service(&self) -> anyhow::Result<Service> {
-        let db = Db::connect(&ConnectOptions::new(&self.db.database_url)).await?;
+        super::demo::require_paths(&self.policies, "--policies", Some("MEDAID_POLICIES"))?;
+        let db = Db::connect(&ConnectOptions::new(&self.db.database_url))
+            .await
+            .with_context(|| {
+                format!(
+                    "opening {} (--database-url or MEDAID_DATABASE_URL)",
+                    super::setup::redact(&self.db.database_url)
+                )
+            })?;
         let policies = Service::load_policies(&db, &self.policies).await?;
         Ok(Service::new(db, policies))
     }
@@ -189,10 +203,62 @@ pub enum ReconcileCommand {
         month: Month,
         #[command(flatten)]
         svc: ServiceArgs,
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
-pub async fn run(cmd: ReconcileCommand) -> anyhow::Result<()> {
+/// Exit 1 when a check found a difference (after writing its report).
+fn check_exit(report: &Report) -> ExitCode {
+    let differs = report
+        .params
+        .iter()
+        .any(|(k, v)| k == "result" && v != "match");
+    if differs {
+        eprintln!("the hospital's figures differ from the centre's (exit 1)");
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// A month's close state as a report: `status` and `history` tables.
+fn status_report(st: &crate::service::recon::MonthStatus) -> Report {
+    use crate::recon::report::{ColType, Table};
+    let mut r = Report::new("month_status", format!("{} 月结状态", st.month))
+        .param("month", st.month.clone());
+    let mut t = Table::new("status", "月结状态")
+        .col("month", "月份", ColType::Text)
+        .col("status", "状态", ColType::Text)
+        .col("closed_at", "结账时间", ColType::Text)
+        .col("closed_by", "结账人", ColType::Text);
+    t.push(vec![
+        st.month.clone().into(),
+        st.status.clone().into(),
+        st.closed_at.clone().unwrap_or_default().into(),
+        st.closed_by.clone().unwrap_or_default().into(),
+    ]);
+    r.tables.push(t);
+    let mut h = Table::new("history", "历史")
+        .col("action", "操作", ColType::Text)
+        .col("by", "操作人", ColType::Text)
+        .col("reason", "原因", ColType::Text)
+        .col("at", "时间", ColType::Text);
+    for (action, by, reason, at) in &st.events {
+        h.push(vec![
+            action.clone().into(),
+            by.clone().into(),
+            reason.clone().unwrap_or_default().into(),
+            at.clone().into(),
+        ]);
+    }
+    r.tables.push(h);
+    r
+}
+
+/// Run a reconciliation command; exit 1 when a check found a difference.
+pub async fn run(cmd: ReconcileCommand) -> anyhow::Result<ExitCode> {
+    let ok = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     match cmd {
         ReconcileCommand::Statement {
             month,
@@ -213,7 +279,7 @@ pub async fn run(cmd: ReconcileCommand) -> anyhow::Result<()> {
                 }
                 eprintln!("verified: the month sums equal the settlement rows");
             }
-            out.write(&s.statement(month.month, month.hospital.as_deref()).await?)
+            ok(out.write(&s.statement(month.month, month.hospital.as_deref()).await?))
         }
         ReconcileCommand::CheckTotals {
             month,
@@ -223,10 +289,11 @@ pub async fn run(cmd: ReconcileCommand) -> anyhow::Result<()> {
         } => {
             let body = std::fs::read(&file).with_context(|| file.display().to_string())?;
             let s = svc.service().await?;
-            out.write(
-                &s.check_totals(month.month, month.hospital.as_deref(), &body)
-                    .await?,
-            )
+            let report = s
+                .check_totals(month.month, month.hospital.as_deref(), &body)
+                .await?;
+            out.write(&report)?;
+            Ok(check_exit(&report))
         }
         ReconcileCommand::CheckDetails {
             month,
@@ -236,25 +303,26 @@ pub async fn run(cmd: ReconcileCommand) -> anyhow::Result<()> {
         } => {
             let body = std::fs::read(&file).with_context(|| file.display().to_string())?;
             let s = svc.service().await?;
-            out.write(
-                &s.check_details(month.month, month.hospital.as_deref(), &body)
-                    .await?,
-            )
+            let report = s
+                .check_details(month.month, month.hospital.as_deref(), &body)
+                .await?;
+            out.write(&report)?;
+            Ok(check_exit(&report))
         }
         ReconcileCommand::Details { month, svc, out } => {
             let s = svc.service().await?;
-            out.write(&s.details(month.month, month.hospital.as_deref()).await?)
+            ok(out.write(&s.details(month.month, month.hospital.as_deref()).await?))
         }
         ReconcileCommand::Clearing { month, svc, out } => {
             let s = svc.service().await?;
-            out.write(&s.clearing(month.month, month.hospital.as_deref()).await?)
+            ok(out.write(&s.clearing(month.month, month.hospital.as_deref()).await?))
         }
         ReconcileCommand::Disbursement { month, svc, out } => {
             let s = svc.service().await?;
-            out.write(
+            ok(out.write(
                 &s.disbursement(month.month, month.hospital.as_deref())
                     .await?,
-            )
+            ))
         }
         ReconcileCommand::Ledger {
             kind,
@@ -266,7 +334,7 @@ pub async fn run(cmd: ReconcileCommand) -> anyhow::Result<()> {
         } => {
             let s = svc.service().await?;
             let to = to.unwrap_or(month.month);
-            out.write(
+            ok(out.write(
                 &s.ledger(
                     kind,
                     month.month,
@@ -275,14 +343,14 @@ pub async fn run(cmd: ReconcileCommand) -> anyhow::Result<()> {
                     group.as_deref(),
                 )
                 .await?,
-            )
+            ))
         }
         ReconcileCommand::Close { month, by, svc } => {
             let s = svc.service().await?;
             match s.close_month(month, &by).await {
                 Ok(st) => {
                     println!("{}", serde_json::to_string_pretty(&st)?);
-                    Ok(())
+                    Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => Err(month_error(month, e)),
             }
@@ -297,18 +365,20 @@ pub async fn run(cmd: ReconcileCommand) -> anyhow::Result<()> {
             match s.reopen_month(month, &by, &reason).await {
                 Ok(st) => {
                     println!("{}", serde_json::to_string_pretty(&st)?);
-                    Ok(())
+                    Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => Err(month_error(month, e)),
             }
         }
-        ReconcileCommand::Status { month, svc } => {
+        ReconcileCommand::Status { month, svc, out } => {
             let s = svc.service().await?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&s.month_status(month).await?)?
-            );
-            Ok(())
+            let st = s.month_status(month).await?;
+            if out.format.is_none() && out.output.is_none() && out.table.is_none() {
+                // The same JSON as GET /v1/reconciliation/{month}.
+                println!("{}", serde_json::to_string_pretty(&st)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            ok(out.write(&status_report(&st)))
         }
     }
 }
@@ -355,7 +425,8 @@ pub async fn registry_resettle(
 ) -> anyhow::Result<()> {
     let mut persons = persons;
     if let Some(f) = persons_from {
-        for r in super::setup::read_registry(&f)? {
+        let rows = super::setup::read_registry(&f).with_context(|| "--persons-from")?;
+        for r in rows {
             if !persons.contains(&r.person_id) {
                 persons.push(r.person_id);
             }
@@ -370,5 +441,15 @@ pub async fn registry_resettle(
     } else {
         s.resettle_preview(&persons).await?
     };
+    if report
+        .table("resettlements")
+        .is_some_and(|t| t.rows.is_empty())
+    {
+        eprintln!(
+            "note: no settlement to re-settle: the registry gives these persons the same \
+             categories as when they were settled (a category no loaded policy declares \
+             counts as none; `medaid registry import` warns about those)"
+        );
+    }
     out.write(&report)
 }

@@ -2,24 +2,14 @@
 //! seeds the database with the demonstration fixtures and prints a hospital
 //! key, so that one command gives a working service.
 
-use super::setup;
+use super::demo;
 use crate::http::{self, ApiContext};
-use crate::service::keys::Role;
 use crate::service::Service;
 use crate::storage::{ConnectOptions, Db};
 use anyhow::Context;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// The demonstration fixtures, built in so `--demo` works from any folder.
-const DEMO_HOSPITALS: &str = include_str!("../../fixtures/demo/hospitals.csv");
-const DEMO_REGISTRY: &str = include_str!("../../fixtures/demo/registry.csv");
-/// The hospital of the demo key: a county hospital, as in the DESIGN.md
-/// example claim.
-const DEMO_HOSPITAL: &str = "H0002";
-/// Where `--demo` also writes its key (in the current folder).
-pub const DEMO_KEY_FILE: &str = "medaid-demo.key";
-/// The policy `--demo` uses when the policy folder holds none.
-const DEMO_POLICY: &str = include_str!("../../fixtures/design/policy.toml");
+pub use demo::DEMO_KEY_FILE;
 
 #[derive(Debug, Clone)]
 pub struct ServeArgs {
@@ -28,117 +18,109 @@ pub struct ServeArgs {
     pub database_url: String,
     pub demo: bool,
     pub max_connections: Option<u32>,
+    pub log: Option<String>,
+    pub log_format: LogFormat,
 }
 
-/// Log to stderr; `MEDAID_LOG` (or `RUST_LOG`) filters.
-pub fn init_tracing() {
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event; coloured on a terminal unless NO_COLOR is set.
+    #[default]
+    Text,
+    /// One JSON object per line (for a log collector).
+    Json,
+}
+
+/// Log to stderr. `filter` (`--log`, `MEDAID_LOG`), else `RUST_LOG`, else
+/// `info`; colours only on a terminal and never with `NO_COLOR` set.
+pub fn init_tracing(filter: Option<&str>, format: LogFormat) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("MEDAID_LOG")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    let _ = tracing_subscriber::fmt()
+    let filter = filter
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-fn has_policy_files(paths: &[PathBuf]) -> bool {
-    paths.iter().any(|p| {
-        if p.is_dir() {
-            std::fs::read_dir(p)
-                .map(|d| {
-                    d.flatten()
-                        .any(|e| e.path().extension().is_some_and(|x| x == "toml"))
-                })
-                .unwrap_or(false)
-        } else {
-            p.is_file()
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => {
+            let colour = std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            builder.with_ansi(colour).try_init()
         }
-    })
+    };
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    init_tracing();
+    init_tracing(args.log.as_deref(), args.log_format);
+    if args.demo {
+        let written = demo::write_missing(Path::new("."))?;
+        if !written.is_empty() {
+            eprintln!(
+                "medaid: wrote {} missing example file{} under ./fixtures (built into the binary)",
+                written.len(),
+                if written.len() == 1 { "" } else { "s" }
+            );
+        }
+    }
+    demo::require_paths(&args.policies, "--policies", Some("MEDAID_POLICIES"))?;
     let db = Db::connect(&ConnectOptions {
         max_connections: args.max_connections,
         ..ConnectOptions::new(args.database_url.clone())
     })
     .await
-    .with_context(|| format!("opening {}", args.database_url))?;
-    let policies = if args.demo && !has_policy_files(&args.policies) {
-        tracing::warn!(
-            "no policy files in {:?}; the demo uses the built-in DESIGN.md example policy",
-            args.policies
-        );
-        let p = crate::engine::Policy::from_toml(DEMO_POLICY, "fixtures/design/policy.toml")
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        db.record_policy(&crate::storage::PolicyRecord {
-            hash: &p.hash,
-            id: &p.id,
-            region: &p.region,
-            effective_from: &p.effective_from.to_string(),
-            effective_to: &p.effective_to.to_string(),
-            source: DEMO_POLICY,
-        })
-        .await?;
-        crate::engine::PolicySet::new(vec![p]).map_err(anyhow::Error::msg)?
-    } else {
-        Service::load_policies(&db, &args.policies).await?
-    };
+    .with_context(|| {
+        format!(
+            "opening {} (--database-url or MEDAID_DATABASE_URL)",
+            super::setup::redact(&args.database_url)
+        )
+    })?;
+    let policies = Service::load_policies(&db, &args.policies).await?;
     for p in policies.iter() {
         tracing::info!(policy = %p.id, region = %p.region, from = %p.effective_from, to = %p.effective_to, hash = %p.hash, "policy loaded");
     }
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    let addr = listener.local_addr()?;
+    // The demo's data and key are in place before the port accepts
+    // anything, so a client that sees the port open finds the key file.
     let demo_key = if args.demo {
-        Some(seed_demo(&db).await?)
+        demo::seed(&db).await?;
+        Some(demo::key(&db, Path::new(DEMO_KEY_FILE)).await?)
     } else {
         None
     };
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {} (--listen or MEDAID_LISTEN)", args.listen))?;
+    let addr = listener.local_addr()?;
     let ctx = ApiContext::new(Service::new(db.clone(), policies));
     tracing::info!(%addr, database = db.backend().as_str(), "medaid serving");
-    println!(
+    // stdout may be closed (a supervisor, a pipe): the service goes on.
+    let say = |line: String| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    };
+    say(format!(
         "medaid listening on http://{addr} ({})",
         db.backend().as_str()
-    );
-    if let Some(key) = demo_key {
-        // Also in a file, so the README's curl works without copying.
-        let saved = std::fs::write(DEMO_KEY_FILE, format!("{key}\n")).is_ok();
-        println!("demo hospital key ({DEMO_HOSPITAL}): {key}");
-        if saved {
-            println!("(also in {DEMO_KEY_FILE}) try:");
-            println!(
-                "  curl -s -H \"Authorization: Bearer $(cat {DEMO_KEY_FILE})\" -H 'Content-Type: application/json' --data @fixtures/demo/claim.json http://{addr}/v1/settlements"
-            );
-        } else {
-            println!("try:");
-            println!(
-                "  curl -s -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' --data @fixtures/demo/claim.json http://{addr}/v1/settlements"
-            );
-        }
+    ));
+    if let Some((key, new)) = demo_key {
+        let hospital = demo::DEMO_HOSPITAL;
+        say(format!(
+            "demo hospital key ({hospital}, {}): {key}",
+            if new { "new" } else { "reused" }
+        ));
+        say(format!("(in {DEMO_KEY_FILE}) try:"));
+        say(format!(
+            "  curl --fail-with-body -sS -H \"Authorization: Bearer $(cat {DEMO_KEY_FILE})\" -H 'Content-Type: application/json' --data @fixtures/demo/claim.json http://{addr}/v1/settlements"
+        ));
     }
     http::serve(listener, ctx, shutdown_signal()).await?;
     db.close().await;
     tracing::info!("medaid stopped");
     Ok(())
-}
-
-/// Seed the demonstration hospitals and registry (idempotent) and create a
-/// fresh key for hospital H0001; returns the key.
-pub async fn seed_demo(db: &Db) -> anyhow::Result<String> {
-    let hospitals = setup::parse_hospitals(
-        DEMO_HOSPITALS.as_bytes(),
-        std::path::Path::new("fixtures/demo/hospitals.csv"),
-    )?;
-    let registry = setup::parse_registry(
-        DEMO_REGISTRY.as_bytes(),
-        std::path::Path::new("fixtures/demo/registry.csv"),
-    )?;
-    db.upsert_hospitals(&hospitals).await?;
-    db.upsert_registry(&registry).await?;
-    setup::create_key(db, &Role::Hospital(DEMO_HOSPITAL.into())).await
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.

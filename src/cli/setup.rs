@@ -3,10 +3,12 @@
 //! of `--database-url` (creating and migrating it when new) and writes in
 //! one transaction: a bad line refuses the whole file.
 
+use super::RoleArg;
 use crate::service::keys::{self, Role};
 use crate::storage::{ConnectOptions, Db, Hospital, RegistryRow};
 use anyhow::{bail, Context};
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 /// Read `code,name,level,region` (a header line first).
 pub fn read_hospitals(path: &Path) -> anyhow::Result<Vec<Hospital>> {
@@ -149,40 +151,146 @@ fn check_header<R: std::io::Read>(
 pub async fn open(url: &str) -> anyhow::Result<Db> {
     Db::connect(&ConnectOptions::new(url))
         .await
-        .with_context(|| format!("opening {url}"))
+        .with_context(|| {
+            format!(
+                "opening {} (--database-url or MEDAID_DATABASE_URL)",
+                redact(url)
+            )
+        })
 }
 
-pub async fn hospitals_import(url: &str, file: &Path) -> anyhow::Result<()> {
+/// A database URL fit for a message or a log: its password, if any, is
+/// replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((a, h)) => (a, h),
+        None => return url.to_string(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// `n thing` or `n things`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+pub async fn hospitals_import(url: &str, file: &Path, update: bool) -> anyhow::Result<()> {
     let rows = read_hospitals(file)?;
     let db = open(url).await?;
-    let n = db.upsert_hospitals(&rows).await?;
-    println!("{n} hospitals imported");
+    let (mut added, mut changed, mut same) = (Vec::new(), Vec::new(), 0usize);
+    for h in &rows {
+        match db.hospital(&h.code).await? {
+            None => added.push(h.clone()),
+            Some(old) if old == *h => same += 1,
+            Some(old) => {
+                let mut what = Vec::new();
+                for (field, a, b) in [
+                    ("name", &old.name, &h.name),
+                    ("level", &old.level, &h.level),
+                    ("region", &old.region, &h.region),
+                ] {
+                    if a != b {
+                        what.push(format!("{field} {a} → {b}"));
+                    }
+                }
+                changed.push((h.clone(), what.join(", ")));
+            }
+        }
+    }
+    for (h, what) in &changed {
+        eprintln!("{}: hospital {}: {what}", file.display(), h.code);
+    }
+    if !changed.is_empty() && !update {
+        db.close().await;
+        bail!(
+            "{}: would change {} the directory already holds (listed above); nothing imported — \
+             give --update to apply the changes",
+            file.display(),
+            plural(changed.len(), "hospital", "hospitals")
+        );
+    }
+    let mut write = added.clone();
+    write.extend(changed.iter().map(|(h, _)| h.clone()));
+    db.upsert_hospitals(&write).await?;
     db.close().await;
+    println!(
+        "{} read: {} added, {} changed, {} unchanged",
+        plural(rows.len(), "hospital", "hospitals"),
+        added.len(),
+        changed.len(),
+        same
+    );
     Ok(())
 }
 
-pub async fn registry_import(url: &str, file: &Path) -> anyhow::Result<()> {
+pub async fn registry_import(url: &str, file: &Path, policies: &[PathBuf]) -> anyhow::Result<()> {
     let rows = read_registry(file)?;
+    // The categories the policies declare: a row with another one is kept
+    // (a later policy may declare it) but no settlement will see it.
+    let declared: Option<BTreeSet<String>> = if policies.iter().all(|p| p.exists()) {
+        let loaded = super::settle::load_policies(policies)?;
+        Some(
+            loaded
+                .iter()
+                .flat_map(|p| p.categories.iter().map(|(id, _)| id.clone()))
+                .collect(),
+        )
+    } else {
+        eprintln!(
+            "note: {} not found (--policies): categories not checked",
+            policies
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        None
+    };
+    if let Some(declared) = &declared {
+        let mut unknown: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in &rows {
+            if !r.category.is_empty() && !declared.contains(&r.category) {
+                *unknown.entry(r.category.as_str()).or_default() += 1;
+            }
+        }
+        for (c, n) in &unknown {
+            eprintln!(
+                "warning: {}: category `{c}` ({}) is declared by no policy of --policies ({}); \
+                 settlements ignore it",
+                file.display(),
+                plural(*n, "row", "rows"),
+                declared.iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
     let db = open(url).await?;
     let n = db.upsert_registry(&rows).await?;
-    let persons: std::collections::BTreeSet<&str> =
-        rows.iter().map(|r| r.person_id.as_str()).collect();
-    println!("{n} registry rows imported for {} persons", persons.len());
+    let persons: BTreeSet<&str> = rows.iter().map(|r| r.person_id.as_str()).collect();
+    println!(
+        "{} imported for {}",
+        plural(n, "registry row", "registry rows"),
+        plural(persons.len(), "person", "persons")
+    );
     db.close().await;
     Ok(())
 }
 
 /// Create a key; print it alone on the last line (only its hash is kept).
-pub async fn keys_create(url: &str, role: &str, hospital: Option<&str>) -> anyhow::Result<()> {
+pub async fn keys_create(url: &str, role: RoleArg, hospital: Option<&str>) -> anyhow::Result<()> {
     let role = match (role, hospital) {
-        ("hospital", Some(h)) if !h.trim().is_empty() => Role::Hospital(h.trim().to_string()),
-        ("hospital", _) => bail!("--role hospital needs --hospital CODE"),
-        ("centre" | "center", None) => Role::Centre,
-        ("admin", None) => Role::Admin,
-        ("centre" | "center" | "admin", Some(_)) => {
-            bail!("--hospital goes with --role hospital only")
+        (RoleArg::Hospital, Some(h)) if !h.trim().is_empty() => {
+            Role::Hospital(h.trim().to_string())
         }
-        (other, _) => bail!("unknown role {other:?} (expected hospital, centre or admin)"),
+        (RoleArg::Hospital, _) => bail!("--role hospital needs --hospital CODE"),
+        (RoleArg::Centre, None) => Role::Centre,
+        (RoleArg::Admin, None) => Role::Admin,
+        (_, Some(_)) => bail!("--hospital goes with --role hospital only"),
     };
     let db = open(url).await?;
     if let Role::Hospital(h) = &role {
@@ -192,11 +300,37 @@ pub async fn keys_create(url: &str, role: &str, hospital: Option<&str>) -> anyho
     }
     let key = create_key(&db, &role).await?;
     db.close().await;
+    let article = if role.name().starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     eprintln!(
-        "created a {} key; store it now, it is not shown again:",
+        "created {article} {} key; store it now, it is not shown again:",
         role.name()
     );
     println!("{key}");
+    Ok(())
+}
+
+/// `medaid backup FILE`: an online copy of the SQLite database.
+pub async fn backup(url: &str, dest: &Path) -> anyhow::Result<()> {
+    if dest.exists() {
+        bail!(
+            "{}: exists already; the backup writes a new file",
+            dest.display()
+        );
+    }
+    let db = open(url).await?;
+    let done = db.backup_sqlite(dest).await;
+    db.close().await;
+    if !done.with_context(|| format!("backing up to {}", dest.display()))? {
+        bail!(
+            "{}: backup copies SQLite databases; for PostgreSQL use pg_dump (see docs/operations.md)",
+            redact(url)
+        );
+    }
+    println!("backed up {} to {}", redact(url), dest.display());
     Ok(())
 }
 
@@ -241,4 +375,21 @@ pub async fn create_key(db: &Db, role: &Role) -> anyhow::Result<String> {
     let (key, row) = keys::generate(role);
     db.insert_key(&row).await?;
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_a_message() {
+        use super::redact;
+        assert_eq!(
+            redact("postgres://medaid:s3cret@db:5432/medaid"),
+            "postgres://medaid:***@db:5432/medaid"
+        );
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(redact("sqlite://medaid.db"), "sqlite://medaid.db");
+    }
 }

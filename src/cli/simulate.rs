@@ -204,6 +204,10 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
             bail!("--to {t} is before --from {f}");
         }
     }
+    if a.database_url.is_none() {
+        super::demo::require_paths(std::slice::from_ref(&a.baseline), "--baseline", None)?;
+        super::demo::require_paths(&a.scenarios, "--scenario", None)?;
+    }
     let mut files = vec![a.baseline.clone()];
     files.extend(a.scenarios.iter().cloned());
     // With a database: open it once (the runtime reads the claims later).
@@ -386,6 +390,7 @@ pub fn generate(a: GenerateArgs) -> anyhow::Result<ExitCode> {
     if !(0.0..=1.0).contains(&a.chronic_share) {
         bail!("--chronic-share {}: must lie in [0, 1]", a.chronic_share);
     }
+    super::demo::require_paths(std::slice::from_ref(&a.policy), "--policy", None)?;
     let policy = load_policy(&a.policy)?;
     let opts = GenOptions {
         persons: a.persons,

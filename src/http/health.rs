@@ -12,8 +12,29 @@ use axum::Router;
 
 pub fn router() -> Router<ApiContext> {
     Router::new()
+        .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+}
+
+/// `GET /`: what this is and where to go (plain text, no key needed).
+pub async fn index() -> Response {
+    let text = format!(
+        "medaid {}: one-stop settlement for medical aid\n\n\
+         GET  /healthz                health (200 when the database answers)\n\
+         GET  /metrics                Prometheus metrics\n\
+         GET  /openapi.json           the API (OpenAPI 3)\n\
+         POST /v1/settlements         settle a claim (Authorization: Bearer KEY)\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response()
 }
 
 /// Liveness and readiness: 200 when the database answers.

@@ -211,8 +211,8 @@ impl Format {
 /// Why a report could not be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("no table named {0:?} in this report")]
-    NoSuchTable(String),
+    #[error("no table named {0:?} in this report (its tables: {1})")]
+    NoSuchTable(String, String),
     #[error("csv: {0}")]
     Csv(#[from] csv::Error),
     #[error("xml: {0}")]
@@ -240,9 +240,10 @@ impl Report {
 
     /// Keep only the table `name` (for a plain CSV of one table).
     pub fn only_table(&self, name: &str) -> Result<Report, RenderError> {
-        let t = self
-            .table(name)
-            .ok_or_else(|| RenderError::NoSuchTable(name.into()))?;
+        let t = self.table(name).ok_or_else(|| {
+            let names: Vec<&str> = self.tables.iter().map(|t| t.name.as_str()).collect();
+            RenderError::NoSuchTable(name.into(), names.join(", "))
+        })?;
         Ok(Report {
             kind: self.kind.clone(),
             title: self.title.clone(),

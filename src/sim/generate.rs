@@ -326,7 +326,9 @@ impl<'a> Model<'a> {
                 vec![format!("{label}一"), format!("{label}二")]
             };
             for n in names {
-                let code = format!("H{:04}", hospitals.len() + 1);
+                // `G…` (generated): never one of a real directory's `H…` codes,
+                // so importing the file next to the demo's adds hospitals.
+                let code = format!("G{:04}", hospitals.len() + 1);
                 by_level[ix].push(hospitals.len());
                 hospitals.push(Hospital {
                     code,

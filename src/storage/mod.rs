@@ -25,6 +25,7 @@
 //!   annual cap can never be overspent.
 
 pub mod audit;
+pub mod backup;
 pub mod directory;
 pub mod keys;
 pub mod recon;
