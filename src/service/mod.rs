@@ -68,6 +68,9 @@ pub enum ServiceError {
     /// A different claim was already settled under this claim id.
     #[error("claim id already used by settlement {settlement_id} for a different claim")]
     Conflict { settlement_id: String },
+    /// The claim was reversed (冲正) before it arrived.
+    #[error("claim reversed (冲正) at {at} before it arrived")]
+    Voided { at: String },
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("internal: {0}")]
@@ -378,6 +381,7 @@ impl Service {
                 created: false,
             }),
             SettleOutcome::Conflict { id } => Err(ServiceError::Conflict { settlement_id: id }),
+            SettleOutcome::Voided { at } => Err(ServiceError::Voided { at }),
         }
     }
 

@@ -24,6 +24,7 @@
 //!   so two processes settling for one person queue on those rows and an
 //!   annual cap can never be overspent.
 
+pub mod access;
 pub mod audit;
 pub mod directory;
 pub mod keys;
@@ -39,6 +40,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use access::{AccessEntry, AccessFilter};
 pub use directory::{Hospital, RegistryRow};
 pub use keys::KeyRow;
 pub use settlements::{
@@ -215,6 +217,22 @@ macro_rules! begin_write {
 }
 pub(crate) use begin_write;
 
+/// Whether a connection given back to the pool may be used again: its
+/// queued rollback (of a transaction dropped after an error) is flushed,
+/// and a connection still inside a transaction — a COMMIT that failed and
+/// a ROLLBACK that failed after it, as SQLite does after an I/O error or a
+/// full disk, or a broken PostgreSQL connection — is closed instead of
+/// poisoning every later `BEGIN` ("attempted to call begin_with at non-zero
+/// transaction depth"). The pool opens a fresh one when needed.
+async fn heal<C: sqlx::Connection>(conn: &mut C) -> std::result::Result<bool, sqlx::Error> {
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("a connection was given back inside a transaction; closing it");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// How to open a database.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -255,6 +273,8 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(16))
                 .acquire_timeout(Duration::from_secs(30))
+                .after_release(|conn, _| Box::pin(heal(conn)))
+                .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
                 .connect_with(connect)
                 .await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
@@ -276,6 +296,8 @@ impl Db {
             let pool = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(8))
                 .acquire_timeout(Duration::from_secs(60))
+                .after_release(|conn, _| Box::pin(heal(conn)))
+                .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
                 .connect_with(options)
                 .await?;
             // Two processes creating one new file race to migrate it (SQLite
@@ -305,6 +327,35 @@ impl Db {
     pub async fn ping(&self) -> Result<()> {
         with_pool!(self, |pool, backend| {
             sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The database's real state, cheaply: it answers, and it can write.
+    /// SQLite: a write transaction begins and is rolled back (behind the
+    /// write queue; fails when the file is read-only or the disk is
+    /// broken). PostgreSQL: not in recovery (a read-only standby), and a
+    /// query answers.
+    pub async fn probe(&self) -> Result<()> {
+        with_pool!(self, |pool, backend| match backend {
+            Backend::Sqlite => {
+                let (_guard, mut tx) = begin_write!(self, pool, backend);
+                // Touch the file for writing without changing anything.
+                sqlx::query("DELETE FROM months WHERE 0")
+                    .execute(&mut *tx)
+                    .await?;
+                tx.rollback().await?;
+            }
+            Backend::Postgres => {
+                let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+                    .fetch_one(pool)
+                    .await?;
+                if standby {
+                    return Err(StorageError::Corrupt(
+                        "the database is a read-only standby".into(),
+                    ));
+                }
+            }
         });
         Ok(())
     }
