@@ -34,7 +34,10 @@ pub fn router() -> Router<ApiContext> {
 /// Filled by the [`Caller`] extractor once a key is verified: which key
 /// made the request.
 #[derive(Debug, Clone, Default)]
-pub struct Slot(Arc<Mutex<Option<(String, &'static str, Option<String>)>>>);
+pub struct Slot(Arc<Mutex<Option<Who>>>);
+
+/// A verified key: its id, role name, and hospital.
+type Who = (String, &'static str, Option<String>);
 
 impl Slot {
     pub fn set(&self, key_id: &str, role: &Role) {
@@ -47,13 +50,13 @@ impl Slot {
         }
     }
 
-    fn take(&self) -> Option<(String, &'static str, Option<String>)> {
+    fn take(&self) -> Option<Who> {
         self.0.lock().ok().and_then(|mut s| s.take())
     }
 }
 
 enum Msg {
-    Entry(AccessEntry),
+    Entry(Box<AccessEntry>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -87,14 +90,14 @@ impl AccessLog {
             loop {
                 if pending.is_empty() && waiting.is_empty() {
                     match rx.recv().await {
-                        Some(Msg::Entry(e)) => pending.push(e),
+                        Some(Msg::Entry(e)) => pending.push(*e),
                         Some(Msg::Flush(s)) => waiting.push(s),
                         None => break,
                     }
                 }
                 while pending.len() < BATCH {
                     match rx.try_recv() {
-                        Ok(Msg::Entry(e)) => pending.push(e),
+                        Ok(Msg::Entry(e)) => pending.push(*e),
                         Ok(Msg::Flush(s)) => waiting.push(s),
                         Err(_) => break,
                     }
@@ -112,7 +115,7 @@ impl AccessLog {
                     }
                     Err(e) => {
                         failures += 1;
-                        if failures == 1 || failures % 100 == 0 {
+                        if failures == 1 || failures.is_multiple_of(100) {
                             tracing::error!(error = %e, queued = pending.len(), "access record not written; will retry");
                         }
                         // Keep the entries; give the database time.
@@ -131,10 +134,15 @@ impl AccessLog {
     }
 
     fn push(&self, e: AccessEntry) {
-        match &self.tx {
-            Some(tx) if tx.send(Msg::Entry(e.clone())).is_ok() => {}
-            _ => tracing::info!(key_id = %e.key_id, action = %e.action, target = %e.target, status = e.status, "access"),
-        }
+        let e = match &self.tx {
+            Some(tx) => match tx.send(Msg::Entry(Box::new(e))) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(Msg::Entry(e))) => *e,
+                Err(_) => return,
+            },
+            None => e,
+        };
+        tracing::info!(key_id = %e.key_id, action = %e.action, target = %e.target, status = e.status, "access");
     }
 
     /// Wait until everything queued so far is written (or the database has

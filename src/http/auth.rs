@@ -7,8 +7,8 @@ use super::ApiContext;
 use crate::service::keys::{self, Role};
 use crate::storage::KeyRow;
 use axum::extract::FromRequestParts;
-use axum::http::{header, StatusCode};
 use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -124,12 +124,11 @@ impl FromRequestParts<ApiContext> for Caller {
             .check(id, limits.rate_per_key, limits.burst_per_key)
         {
             ctx.metrics.outcome("request", "rate_limited");
-            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests").detail(
-                format!(
+            let mut e =
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests").detail(format!(
                     "this key may send {} requests a second (bursts of {}); try again in {wait} s",
                     limits.rate_per_key, limits.burst_per_key
-                ),
-            );
+                ));
             e.retry_after = Some(wait);
             return Err(e);
         }

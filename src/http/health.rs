@@ -55,11 +55,10 @@ async fn probe(ctx: &ApiContext) -> Result<Response, ApiError> {
         )),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Database unavailable",
+            Err(
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Database unavailable")
+                    .detail(format!("database: {}", ctx.service.db.backend().as_str())),
             )
-            .detail(format!("database: {}", ctx.service.db.backend().as_str())))
         }
     }
 }

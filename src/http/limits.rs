@@ -211,7 +211,10 @@ pub async fn deadline(State(ctx): State<ApiContext>, req: Request, next: Next) -
         return next.run(req).await;
     }
     let body_timeout = limits.body_read_timeout;
-    let req = req.map(|b| Body::new(TimedBody::new(b, body_timeout)));
+    let mut req = req.map(|b| Body::new(TimedBody::new(b, body_timeout)));
+    req.extensions_mut().insert(Deadline(
+        tokio::time::Instant::now() + limits.request_deadline,
+    ));
     match tokio::time::timeout(limits.request_deadline, next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => {
@@ -223,6 +226,26 @@ pub async fn deadline(State(ctx): State<ApiContext>, req: Request, next: Next) -
                     limits.request_deadline.as_secs()
                 ))
                 .into_response()
+        }
+    }
+}
+
+/// When the request's answer is due: work that runs on after the client
+/// (a settlement task) gives up a little before it, so that a `503` for a
+/// passed deadline means nothing was written.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(pub tokio::time::Instant);
+
+impl Deadline {
+    /// Run `f` until shortly before the deadline (no deadline: to the end);
+    /// `None` when it was stopped.
+    pub async fn run<F: std::future::Future>(d: Option<Deadline>, f: F) -> Option<F::Output> {
+        match d {
+            Some(Deadline(at)) => {
+                let at = at.checked_sub(Duration::from_millis(250)).unwrap_or(at);
+                tokio::time::timeout_at(at, f).await.ok()
+            }
+            None => Some(f.await),
         }
     }
 }
@@ -346,9 +369,7 @@ pub async fn serve(
         .await
         .is_err()
     {
-        tracing::warn!(
-            "shutdown deadline passed: dropping the connections still open"
-        );
+        tracing::warn!("shutdown deadline passed: dropping the connections still open");
     }
     Ok(())
 }

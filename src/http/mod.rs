@@ -8,9 +8,9 @@
 //! ([`error::ApiError`], `application/problem+json`) and one caller
 //! extractor ([`auth::Caller`]).
 
+pub mod access;
 pub mod auth;
 pub mod error;
-pub mod access;
 pub mod health;
 pub mod limits;
 pub mod metrics;

@@ -3,6 +3,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
+use super::limits::Deadline;
 use super::openapi::{AnswerDoc, ClaimDoc, SettlementList, SettlementSummary};
 use super::{answer_response, json_response, read_text, ApiContext, View};
 use crate::engine::Claim;
@@ -11,7 +12,7 @@ use crate::service::{parse_claim, ServiceError};
 use crate::storage::ListFilter;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -97,6 +98,7 @@ fn is_xml(headers: &HeaderMap, body: &str) -> Result<bool, ApiError> {
     security(("bearer" = [])))]
 pub async fn settle(
     State(ctx): State<ApiContext>,
+    deadline: Option<Extension<Deadline>>,
     caller: Caller,
     q: Result<Query<ViewQuery>, QueryRejection>,
     headers: HeaderMap,
@@ -108,12 +110,19 @@ pub async fn settle(
     // Run to completion even if the client goes away: a settlement either
     // commits whole or not at all, and the retry finds it.
     let service = ctx.service.clone();
-    let result = tokio::spawn(async move { service.settle(claim, &hospital).await })
+    // Within the request's deadline: past it the transaction is dropped
+    // (rolled back) and the answer is 503, nothing written.
+    let deadline = deadline.map(|Extension(d)| d);
+    let result =
+        tokio::spawn(
+            async move { Deadline::run(deadline, service.settle(claim, &hospital)).await },
+        )
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "settlement task failed");
             ApiError::internal()
-        })?;
+        })?
+        .ok_or_else(too_late)?;
     match result {
         Ok(s) => {
             ctx.metrics
@@ -145,6 +154,13 @@ pub async fn settle(
             Err(e.into())
         }
     }
+}
+
+/// A write stopped at the request's deadline: rolled back.
+fn too_late() -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Timed out, try again").detail(
+        "the database did not answer in time; nothing was written, and the same request may be sent again",
+    )
 }
 
 /// What settle and preview both read from a request: the caller's hospital,
@@ -330,6 +346,7 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn cancel(
     State(ctx): State<ApiContext>,
+    deadline: Option<Extension<Deadline>>,
     caller: Caller,
     Path(id): Path<String>,
     q: Result<Query<ViewQuery>, QueryRejection>,
@@ -338,9 +355,14 @@ pub async fn cancel(
     let hospital = caller.hospital()?.to_string();
     let view = View::of(query(q)?.view.as_deref(), &headers)?;
     let service = ctx.service.clone();
-    let result = tokio::spawn(async move { service.cancel(&id, Some(&hospital)).await })
+    let deadline = deadline.map(|Extension(d)| d);
+    let result =
+        tokio::spawn(
+            async move { Deadline::run(deadline, service.cancel(&id, Some(&hospital))).await },
+        )
         .await
-        .map_err(|_| ApiError::internal())?;
+        .map_err(|_| ApiError::internal())?
+        .ok_or_else(too_late)?;
     match result {
         Ok(c) => {
             ctx.metrics
@@ -387,6 +409,7 @@ pub struct Voided {
     security(("bearer" = [])))]
 pub async fn reverse(
     State(ctx): State<ApiContext>,
+    deadline: Option<Extension<Deadline>>,
     caller: Caller,
     q: Result<Query<ViewQuery>, QueryRejection>,
     headers: HeaderMap,
@@ -405,16 +428,15 @@ pub async fn reverse(
         || claim_id.chars().any(char::is_control)
     {
         return Err(
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request").field(
-                "claim_id",
-                "a claim id: 1 to 128 printable characters",
-            ),
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request")
+                .field("claim_id", "a claim id: 1 to 128 printable characters"),
         );
     }
     let service = ctx.service.clone();
     let key_id = caller.key_id.clone();
+    let deadline = deadline.map(|Extension(d)| d);
     // Run to completion even if the client goes away, as a settlement.
-    let result = tokio::spawn(async move {
+    let result = tokio::spawn(Deadline::run(deadline, async move {
         match service.db.void_claim(&hospital, &claim_id, &key_id).await? {
             Ok(at) => Ok(Err(Voided {
                 claim_id,
@@ -427,9 +449,10 @@ pub async fn reverse(
                 .await
                 .map(Ok),
         }
-    })
+    }))
     .await
-    .map_err(|_| ApiError::internal())?;
+    .map_err(|_| ApiError::internal())?
+    .ok_or_else(too_late)?;
     match result {
         Ok(Ok(c)) => {
             ctx.metrics

@@ -541,7 +541,16 @@ mod tests {
         let mut t = Table::new("details", "明细")
             .col("claim_id", "就诊号", ColType::Text)
             .col("paid", "金额", ColType::Money);
-        for id in ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tX", "\rY", "X\u{1}Y\u{0}<&>", "plain"] {
+        for id in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tX",
+            "\rY",
+            "X\u{1}Y\u{0}<&>",
+            "plain",
+        ] {
             t.push(vec![id.into(), Value::Money(dec!(-3))]);
         }
         let mut r = Report::new("details", "X\u{1b}Y").param("hospital", "H\u{7}1");
@@ -563,7 +572,8 @@ mod tests {
         assert_eq!(unneutralize("'plain"), "'plain");
         let xml = String::from_utf8(r.render(Format::Xml).unwrap()).unwrap();
         assert!(
-            !xml.chars().any(|c| c < ' ' && !matches!(c, '\t' | '\n' | '\r')),
+            !xml.chars()
+                .any(|c| c < ' ' && !matches!(c, '\t' | '\n' | '\r')),
             "{xml:?}"
         );
         assert!(xml.contains("X\u{FFFD}Y\u{FFFD}&lt;&amp;&gt;"), "{xml}");

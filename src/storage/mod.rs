@@ -274,7 +274,9 @@ impl Db {
                 .max_connections(opts.max_connections.unwrap_or(16))
                 .acquire_timeout(Duration::from_secs(30))
                 .after_release(|conn, _| Box::pin(heal(conn)))
-                .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
+                .before_acquire(|conn, _| {
+                    Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+                })
                 .connect_with(connect)
                 .await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
@@ -297,7 +299,9 @@ impl Db {
                 .max_connections(opts.max_connections.unwrap_or(8))
                 .acquire_timeout(Duration::from_secs(60))
                 .after_release(|conn, _| Box::pin(heal(conn)))
-                .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
+                .before_acquire(|conn, _| {
+                    Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+                })
                 .connect_with(options)
                 .await?;
             // Two processes creating one new file race to migrate it (SQLite

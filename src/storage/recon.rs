@@ -45,12 +45,8 @@ pub struct MonthRow {
 /// How a close ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseOutcome {
-    Closed {
-        closed_at: String,
-    },
-    AlreadyClosed {
-        closed_at: Option<String>,
-    },
+    Closed { closed_at: String },
+    AlreadyClosed { closed_at: Option<String> },
 }
 
 /// How a reopen ended.
@@ -148,59 +144,58 @@ fn cells_sql(stored: bool, one_hospital: bool) -> (String, String) {
 /// into `$cells`.
 macro_rules! read_cells_on {
     ($conn:expr, $cells:expr, $hospital:expr, $m:expr, $cells_sql:expr, $layers_sql:expr) => {{
-
-            let mut q = sqlx::query($cells_sql).bind($m);
-            if let Some(h) = $hospital {
-                q = q.bind(h);
+        let mut q = sqlx::query($cells_sql).bind($m);
+        if let Some(h) = $hospital {
+            q = q.bind(h);
+        }
+        for r in q.fetch_all(&mut *$conn).await? {
+            let kind: String = r.try_get("kind")?;
+            let key = CellKey {
+                hospital: r.try_get("hospital")?,
+                kind: Kind::parse(&kind)
+                    .ok_or_else(|| StorageError::Corrupt(format!("kind {kind}")))?,
+                medical_type: r.try_get("medical_type")?,
+                category: r.try_get("category")?,
+            };
+            let mut sums = Sums {
+                count: r.try_get("n")?,
+                ..Sums::default()
+            };
+            for (i, a) in AMOUNTS.iter().enumerate() {
+                sums.amounts[i] = r.try_get(*a)?;
             }
-            for r in q.fetch_all(&mut *$conn).await? {
-                let kind: String = r.try_get("kind")?;
-                let key = CellKey {
+            $cells.add_cell(key, sums);
+        }
+        let mut q = sqlx::query($layers_sql).bind($m);
+        if let Some(h) = $hospital {
+            q = q.bind(h);
+        }
+        for r in q.fetch_all(&mut *$conn).await? {
+            let kind: String = r.try_get("kind")?;
+            let key = LayerKey {
+                cell: CellKey {
                     hospital: r.try_get("hospital")?,
                     kind: Kind::parse(&kind)
                         .ok_or_else(|| StorageError::Corrupt(format!("kind {kind}")))?,
                     medical_type: r.try_get("medical_type")?,
                     category: r.try_get("category")?,
-                };
-                let mut sums = Sums {
-                    count: r.try_get("n")?,
-                    ..Sums::default()
-                };
-                for (i, a) in AMOUNTS.iter().enumerate() {
-                    sums.amounts[i] = r.try_get(*a)?;
-                }
-                $cells.add_cell(key, sums);
-            }
-            let mut q = sqlx::query($layers_sql).bind($m);
-            if let Some(h) = $hospital {
-                q = q.bind(h);
-            }
-            for r in q.fetch_all(&mut *$conn).await? {
-                let kind: String = r.try_get("kind")?;
-                let key = LayerKey {
-                    cell: CellKey {
-                        hospital: r.try_get("hospital")?,
-                        kind: Kind::parse(&kind)
-                            .ok_or_else(|| StorageError::Corrupt(format!("kind {kind}")))?,
-                        medical_type: r.try_get("medical_type")?,
-                        category: r.try_get("category")?,
-                    },
-                    layer_id: r.try_get("layer_id")?,
-                    fund_code: r.try_get("fund_code")?,
-                    payer: r.try_get("payer")?,
-                };
-                $cells.add_layer_cell(
-                    key,
-                    LayerSums {
-                        applied: r.try_get("applied")?,
-                        base: r.try_get("base")?,
-                        deductible: r.try_get("deductible")?,
-                        eligible: r.try_get("eligible")?,
-                        paid: r.try_get("paid")?,
-                        position: r.try_get("position")?,
-                    },
-                );
-            }
+                },
+                layer_id: r.try_get("layer_id")?,
+                fund_code: r.try_get("fund_code")?,
+                payer: r.try_get("payer")?,
+            };
+            $cells.add_layer_cell(
+                key,
+                LayerSums {
+                    applied: r.try_get("applied")?,
+                    base: r.try_get("base")?,
+                    deductible: r.try_get("deductible")?,
+                    eligible: r.try_get("eligible")?,
+                    paid: r.try_get("paid")?,
+                    position: r.try_get("position")?,
+                },
+            );
+        }
     }};
 }
 
@@ -452,7 +447,12 @@ impl Db {
     /// other months do not wait. `snapshot` lays out the month's cells and
     /// its distinct persons per hospital (`*` = all). Refused when it is
     /// already closed.
-    pub async fn close_month<F>(&self, month: Month, actor: &str, snapshot: F) -> Result<CloseOutcome>
+    pub async fn close_month<F>(
+        &self,
+        month: Month,
+        actor: &str,
+        snapshot: F,
+    ) -> Result<CloseOutcome>
     where
         F: FnOnce(Cells, BTreeMap<String, BTreeMap<String, i64>>) -> Result<String>,
     {

@@ -180,6 +180,11 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, http::limits::Limits::default()).await
+}
+
+/// A running service with other limits (timeouts, rates, connections).
+pub async fn spawn_app_with(backend: Backend, limits: http::limits::Limits) -> Option<TestApp> {
     let fresh = fresh_db(backend).await?;
     let db = Db::connect(&ConnectOptions::new(&fresh.url))
         .await
@@ -205,7 +210,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let ctx = ApiContext::new(Service::new(db.clone(), policies));
+    let ctx = ApiContext::new(Service::new(db.clone(), policies)).with_limits(limits);
     tokio::spawn(http::serve(listener, ctx, std::future::pending()));
     Some(TestApp {
         base: format!("http://{addr}"),
