@@ -442,6 +442,49 @@ pub fn timestamp_text(t: chrono::DateTime<chrono::FixedOffset>) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// A transaction that SQLite ended underneath the driver (as it does
+    /// after an I/O error or a full disk at COMMIT) leaves the driver's
+    /// connection "inside a transaction" for good: its next BEGIN fails
+    /// with "attempted to call begin_with at non-zero transaction depth".
+    /// The pool must close such a connection, not hand it out again.
+    #[tokio::test]
+    async fn a_connection_left_inside_a_transaction_is_not_reused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("x.db").display());
+        let db = super::Db::connect(&super::ConnectOptions {
+            max_connections: Some(1),
+            ..super::ConnectOptions::new(url)
+        })
+        .await
+        .expect("connect");
+        let super::Inner::Sqlite(pool) = &db.inner else {
+            panic!("sqlite")
+        };
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(pool)
+            .await
+            .expect("table");
+        sqlx::query(
+            "CREATE TRIGGER fault BEFORE INSERT ON t BEGIN SELECT RAISE(ROLLBACK, 'fault'); END",
+        )
+        .execute(pool)
+        .await
+        .expect("trigger");
+        for _ in 0..3 {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.expect("begin");
+            let e = sqlx::query("INSERT INTO t VALUES (1)")
+                .execute(&mut *tx)
+                .await;
+            assert!(e.is_err());
+            assert!(sqlx::Connection::is_in_transaction(&*tx));
+            drop(tx);
+            // The next write transaction on the (only) pooled connection.
+            db.probe()
+                .await
+                .expect("the pool handed out a poisoned connection");
+        }
+    }
+
     #[test]
     fn next_month_rolls_the_year() {
         assert_eq!(super::next_month("2017-05").as_deref(), Some("2017-06"));
