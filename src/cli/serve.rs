@@ -97,7 +97,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let ctx = ApiContext::new(Service::new(db.clone(), policies));
+    let limits = http::limits::Limits::from_env()?;
+    let ctx = ApiContext::new(Service::new(db.clone(), policies)).with_limits(limits);
     tracing::info!(%addr, database = db.backend().as_str(), "medaid serving");
     println!(
         "medaid listening on http://{addr} ({})",
@@ -141,7 +142,8 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<String> {
     setup::create_key(db, &Role::Hospital(DEMO_HOSPITAL.into())).await
 }
 
-/// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.
+/// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight (up to
+/// `MEDAID_SHUTDOWN_GRACE`, then stalled clients are dropped).
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -147,6 +147,8 @@ pub async fn hospitals_import(url: &str, file: &Path) -> anyhow::Result<()> {
     let rows = read_hospitals(file)?;
     let db = open(url).await?;
     let n = db.upsert_hospitals(&rows).await?;
+    db.record_cli("hospitals_import", &file.display().to_string(), true)
+        .await?;
     println!("{n} hospitals imported");
     db.close().await;
     Ok(())
@@ -156,6 +158,8 @@ pub async fn registry_import(url: &str, file: &Path) -> anyhow::Result<()> {
     let rows = read_registry(file)?;
     let db = open(url).await?;
     let n = db.upsert_registry(&rows).await?;
+    db.record_cli("registry_import", &file.display().to_string(), true)
+        .await?;
     let persons: std::collections::BTreeSet<&str> =
         rows.iter().map(|r| r.person_id.as_str()).collect();
     println!("{n} registry rows imported for {} persons", persons.len());
@@ -182,6 +186,9 @@ pub async fn keys_create(url: &str, role: &str, hospital: Option<&str>) -> anyho
         }
     }
     let key = create_key(&db, &role).await?;
+    let id = crate::service::keys::key_id(&key).unwrap_or_default();
+    db.record_cli("key_create", &format!("{id} {}", role.name()), true)
+        .await?;
     db.close().await;
     eprintln!(
         "created a {} key; store it now, it is not shown again:",
@@ -200,6 +207,7 @@ pub async fn keys_revoke(url: &str, key: &str) -> anyhow::Result<()> {
     }
     let db = open(url).await?;
     let done = db.revoke_key(&id).await?;
+    db.record_cli("key_revoke", &id, done).await?;
     db.close().await;
     if !done {
         bail!("no active key with id {id}");

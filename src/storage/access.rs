@@ -88,6 +88,28 @@ impl Db {
         Ok(())
     }
 
+    /// Record an operator's command (`source = 'cli'`): imports and key
+    /// changes. The operator is the OS user (`$USER`); `ok` is the outcome.
+    pub async fn record_cli(&self, action: &str, target: &str, ok: bool) -> Result<()> {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_default();
+        self.record_access(&[AccessEntry {
+            seq: 0,
+            at: now_text(),
+            source: "cli".into(),
+            key_id: String::new(),
+            role: format!("operator {user}").trim().to_string(),
+            hospital: None,
+            action: action.into(),
+            method: "CLI".into(),
+            target: target.chars().take(500).collect(),
+            status: i64::from(!ok),
+            detail: None,
+        }])
+        .await
+    }
+
     /// A page of the access record, newest first, and the count under the
     /// filter.
     pub async fn access_log(&self, f: &AccessFilter) -> Result<(Vec<AccessEntry>, i64)> {
