@@ -74,6 +74,8 @@ impl std::fmt::Debug for Msg {
 
 /// Entries written per transaction at most.
 const BATCH: usize = 2000;
+/// How long the writer lets entries gather before it writes them.
+const GATHER: Duration = Duration::from_millis(100);
 
 impl AccessLog {
     /// Start the writer on the current runtime (without one, entries are
@@ -90,7 +92,12 @@ impl AccessLog {
             loop {
                 if pending.is_empty() && waiting.is_empty() {
                     match rx.recv().await {
-                        Some(Msg::Entry(e)) => pending.push(*e),
+                        Some(Msg::Entry(e)) => {
+                            pending.push(*e);
+                            // Let a batch gather: one commit (one fsync on
+                            // SQLite) per interval, not one per request.
+                            tokio::time::sleep(GATHER).await;
+                        }
                         Some(Msg::Flush(s)) => waiting.push(s),
                         None => break,
                     }

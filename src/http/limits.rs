@@ -54,8 +54,8 @@ impl Default for Limits {
             body_read_timeout: Duration::from_secs(20),
             request_deadline: Duration::from_secs(30),
             max_connections: 768,
-            rate_per_key: 500,
-            burst_per_key: 1000,
+            rate_per_key: 2000,
+            burst_per_key: 5000,
             shutdown_grace: Duration::from_secs(20),
         }
     }
@@ -211,7 +211,11 @@ pub async fn deadline(State(ctx): State<ApiContext>, req: Request, next: Next) -
         return next.run(req).await;
     }
     let body_timeout = limits.body_read_timeout;
-    let mut req = req.map(|b| Body::new(TimedBody::new(b, body_timeout)));
+    let mut req = if has_body(&req) {
+        req.map(|b| Body::new(TimedBody::new(b, body_timeout)))
+    } else {
+        req
+    };
     req.extensions_mut().insert(Deadline(
         tokio::time::Instant::now() + limits.request_deadline,
     ));

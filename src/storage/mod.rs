@@ -217,17 +217,17 @@ macro_rules! begin_write {
 }
 pub(crate) use begin_write;
 
-/// Whether a connection given back to the pool may be used again: its
-/// queued rollback (of a transaction dropped after an error) is flushed,
-/// and a connection still inside a transaction — a COMMIT that failed and
-/// a ROLLBACK that failed after it, as SQLite does after an I/O error or a
-/// full disk, or a broken PostgreSQL connection — is closed instead of
-/// poisoning every later `BEGIN` ("attempted to call begin_with at non-zero
-/// transaction depth"). The pool opens a fresh one when needed.
+/// Whether a pooled connection may be handed out: one still inside a
+/// transaction — a COMMIT that failed and the ROLLBACK after it failed too,
+/// as SQLite does after an I/O error or a full disk, or a transaction
+/// dropped mid-statement — is closed instead of poisoning every later
+/// `BEGIN` ("attempted to call begin_with at non-zero transaction depth").
+/// The pool opens a fresh one. (A connection given back has already been
+/// pinged by the pool, which flushes the rollback of a dropped transaction,
+/// so the check costs nothing more than reading the driver's depth.)
 async fn heal<C: sqlx::Connection>(conn: &mut C) -> std::result::Result<bool, sqlx::Error> {
-    conn.ping().await?;
     if conn.is_in_transaction() {
-        tracing::warn!("a connection was given back inside a transaction; closing it");
+        tracing::warn!("a pooled connection was left inside a transaction; closing it");
         return Ok(false);
     }
     Ok(true)
@@ -273,10 +273,7 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(16))
                 .acquire_timeout(Duration::from_secs(30))
-                .after_release(|conn, _| Box::pin(heal(conn)))
-                .before_acquire(|conn, _| {
-                    Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
-                })
+                .before_acquire(|conn, _| Box::pin(heal(conn)))
                 .connect_with(connect)
                 .await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
@@ -298,10 +295,7 @@ impl Db {
             let pool = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(8))
                 .acquire_timeout(Duration::from_secs(60))
-                .after_release(|conn, _| Box::pin(heal(conn)))
-                .before_acquire(|conn, _| {
-                    Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
-                })
+                .before_acquire(|conn, _| Box::pin(heal(conn)))
                 .connect_with(options)
                 .await?;
             // Two processes creating one new file race to migrate it (SQLite
