@@ -11,6 +11,7 @@
 pub mod keys;
 pub mod recon;
 pub mod simulation;
+pub mod verify;
 
 use crate::engine::{
     self, claim, Accumulator, Answer, Claim, ClaimError, Identity, Policy, ResolvedClaim,

@@ -31,6 +31,7 @@ pub mod keys;
 pub mod recon;
 pub mod settlements;
 pub mod simulation;
+pub mod verify;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{

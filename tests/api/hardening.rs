@@ -16,6 +16,7 @@ on_both!(
     hardening_reverse_races_settle,
     hardening_close_under_load,
     hardening_access_record,
+    hardening_verify_recomputes_everything,
 );
 
 /// Run `$test(backend)` (which spawns its own app) on both databases.
@@ -857,4 +858,74 @@ async fn hardening_shutdown_has_a_deadline(backend: Backend) {
         .await
         .is_err());
     drop(stalled);
+}
+
+/// `medaid verify`: every stored settlement recomputes to what is stored;
+/// a changed accumulator or policy text is reported.
+async fn hardening_verify_recomputes_everything(app: TestApp) {
+    // Settlements that move a cap, a cancellation in between, and a
+    // settlement after it (which saw the restored accumulators).
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let r = app
+            .settle(
+                &app.h2,
+                &big_claim(
+                    &format!("V-{i}"),
+                    "H0002",
+                    &cap_person(0),
+                    1 + i,
+                    "30000.00",
+                ),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        ids.push(r.json()["settlement_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(app.cancel(&app.h2, &ids[1]).await.status, 200);
+    let r = app
+        .settle(
+            &app.h2,
+            &big_claim("V-9", "H0002", &cap_person(0), 20, "30000.00"),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        app.settle(&app.h2, &design_claim("V-D", "H0002"))
+            .await
+            .status,
+        201
+    );
+    let report = medaid::service::verify::verify(&app.db)
+        .await
+        .expect("verify");
+    assert_eq!(report.settlements, 7);
+    assert_eq!(report.reversals, 1);
+    assert!(report.differences.is_empty(), "{:?}", report.differences);
+    // A moved accumulator and a changed policy text are found.
+    let backend = backend_of(&app);
+    side_exec(
+        &app,
+        backend,
+        &[
+            "UPDATE accumulators SET paid = paid + 1 WHERE layer_id = (SELECT MIN(layer_id) FROM accumulators WHERE paid > 0)",
+            "UPDATE policies SET source = source || ' '",
+        ],
+    )
+    .await;
+    let report = medaid::service::verify::verify(&app.db)
+        .await
+        .expect("verify");
+    let checks: Vec<&str> = report
+        .differences
+        .iter()
+        .map(|d| d.check.as_str())
+        .collect();
+    assert!(checks.contains(&"accumulator"), "{:?}", report.differences);
+    assert_eq!(
+        checks.iter().filter(|c| **c == "policy").count(),
+        7,
+        "{:?}",
+        report.differences
+    );
 }
