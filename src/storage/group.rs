@@ -18,6 +18,12 @@
 //!   acknowledged settlement is on disk; if the commit fails, every
 //!   settlement of the batch gets the error and nothing of it is written.
 //!
+//! A settlement whose caller has already given up (its request deadline
+//! passed while it waited for the write lock) is skipped, not written: the
+//! caller was told that nothing was written. (A caller that gives up while
+//! its batch is committing — a window of milliseconds — finds its
+//! settlement stored when it retries: the retry answers the stored answer.)
+//!
 //! There is no waiting window: at low load a batch is one settlement and
 //! the latency is that of a single transaction; under load the batch is
 //! whatever arrived during the previous commit.
@@ -137,6 +143,11 @@ async fn commit_batch(pool: &SqlitePool, queue: &Mutex<()>, batch: Vec<Job>) {
     let mut replies = Vec::with_capacity(batch.len());
     let mut created = 0usize;
     for job in batch {
+        if job.done.is_closed() {
+            // The caller gave up (its request deadline passed and it was
+            // told 503, "nothing written"): keep that promise, skip it.
+            continue;
+        }
         let r = settle_one(&mut outer, &job.key, job.compute).await;
         created += usize::from(matches!(r, Ok(SettleOutcome::Created { .. })));
         replies.push((job.done, r));
