@@ -500,7 +500,11 @@ fn layer_pay(
                         .or_else(|| ratio.as_ref().map(|r: &ByLevel| r.get(who.level)))
                         .unwrap_or(Decimal::ZERO);
                     // ratios lie in [0, 1] (validated): no shift, no clamp
-                    let r = if shift.is_zero() { r } else { clamp_unit(r + shift) };
+                    let r = if shift.is_zero() {
+                        r
+                    } else {
+                        clamp_unit(r + shift)
+                    };
                     o.ratio = Some(r);
                     eligible * r
                 }

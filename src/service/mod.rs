@@ -726,6 +726,16 @@ fn build_settlement(
             paid: to_fen(o.delta.paid),
         })
         .collect();
+    // Conservation before anything is stored (the database checks it again).
+    let layers_paid: rust_decimal::Decimal = comp.layers.iter().map(|o| o.paid).sum();
+    if comp.total != comp.hospital_waived + comp.fund_paid + comp.patient_payable
+        || comp.fund_paid != layers_paid
+    {
+        return Err(StorageError::Corrupt(format!(
+            "claim {}: the computation does not conserve (total {}, waived {}, funds {} = layers {}, patient {})",
+            c.claim_id, comp.total, comp.hospital_waived, comp.fund_paid, layers_paid, comp.patient_payable
+        )));
+    }
     let extra = p.policy().slots[p.policy().layers.len()..]
         .iter()
         .zip(&comp.extra)
