@@ -108,11 +108,31 @@ pub fn parse_claim(body: &str, xml: bool) -> Result<Claim, ServiceError> {
             )));
         }
     }
-    let parsed = if xml {
-        claim::parse_xml(body)
-    } else {
-        claim::parse_json(body)
-    };
+    if xml && (body.contains("<!DOCTYPE") || body.contains("<!ENTITY")) {
+        return Err(ServiceError::Unreadable(FieldError::new(
+            "",
+            "malformed XML: a claim has no document type declaration or entities",
+        )));
+    }
+    // The XML deserializer has panicked on malformed input (a declaration
+    // inside a text): a bad document is refused, never a 500.
+    let parsed = std::panic::catch_unwind(|| {
+        if xml {
+            claim::parse_xml(body)
+        } else {
+            claim::parse_json(body)
+        }
+    })
+    .map_err(|_| {
+        ServiceError::Unreadable(FieldError::new(
+            "",
+            if xml {
+                "malformed XML"
+            } else {
+                "malformed JSON"
+            },
+        ))
+    })?;
     parsed.map_err(|e| {
         let mut f = FieldError::from(e);
         // serde reports a missing field at its parent: name the field.
