@@ -310,20 +310,21 @@ fn quiet_known_panics() {
     });
 }
 
-fn run_target(kind: &str, one: &dyn Fn(&[u8]) -> Result<(), String>) {
+fn run_target(kind: &str, one: &dyn Fn(&[u8]) -> Result<bool, String>) {
     quiet_known_panics();
     let corpus = corpus(kind);
     let started = std::time::Instant::now();
     // Replay the corpus first.
     for input in &corpus {
         match catch_unwind(AssertUnwindSafe(|| one(input))) {
-            Ok(Ok(())) => {}
+            Ok(Ok(_)) => {}
             Ok(Err(e)) => failure(kind, input, &e),
             Err(_) => failure(kind, input, "panicked"),
         }
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed() ^ kind.len() as u64);
     let n = runs();
+    let mut accepted = 0u64;
     for i in 0..n {
         if i > 0 && i % 100_000 == 0 {
             eprintln!(
@@ -334,13 +335,14 @@ fn run_target(kind: &str, one: &dyn Fn(&[u8]) -> Result<(), String>) {
         let base = &corpus[rng.gen_range(0..corpus.len())];
         let input = mutate(&mut rng, base, &corpus);
         match catch_unwind(AssertUnwindSafe(|| one(&input))) {
-            Ok(Ok(())) => {}
+            Ok(Ok(true)) => accepted += 1,
+            Ok(Ok(false)) => {}
             Ok(Err(e)) => failure(kind, &input, &e),
             Err(_) => failure(kind, &input, "panicked"),
         }
     }
     eprintln!(
-        "fuzz {kind}: {} corpus inputs + {n} mutations (seed {}) in {:.1} s, no panic, invariants hold",
+        "fuzz {kind}: {} corpus inputs + {n} mutations (seed {}; {accepted} parsed and settled) in {:.1} s, no panic, invariants hold",
         corpus.len(),
         seed(),
         started.elapsed().as_secs_f64()
@@ -352,12 +354,12 @@ fn fuzz_json_claims() {
     let policies = policies();
     run_target("json", &|input| {
         let Ok(text) = std::str::from_utf8(input) else {
-            return Ok(());
+            return Ok(false);
         };
         // The service's entry point (what `POST /v1/settlements` calls).
         match medaid::service::parse_claim(text, false) {
-            Ok(c) => check_settle(&policies, &c),
-            Err(_) => Ok(()),
+            Ok(c) => check_settle(&policies, &c).map(|()| true),
+            Err(_) => Ok(false),
         }
     });
 }
@@ -367,11 +369,11 @@ fn fuzz_xml_claims() {
     let policies = policies();
     run_target("xml", &|input| {
         let Ok(text) = std::str::from_utf8(input) else {
-            return Ok(());
+            return Ok(false);
         };
         match medaid::service::parse_claim(text, true) {
-            Ok(c) => check_settle(&policies, &c),
-            Err(_) => Ok(()),
+            Ok(c) => check_settle(&policies, &c).map(|()| true),
+            Err(_) => Ok(false),
         }
     });
 }
@@ -384,7 +386,7 @@ fn fuzz_policies_and_engine() {
         .collect();
     run_target("policy", &|input| {
         let Ok(text) = std::str::from_utf8(input) else {
-            return Ok(());
+            return Ok(false);
         };
         match Policy::from_toml(text, "fuzz.toml") {
             Ok(p) => {
@@ -392,9 +394,9 @@ fn fuzz_policies_and_engine() {
                 for c in &claims {
                     check_settle(&one, c)?;
                 }
-                Ok(())
+                Ok(true)
             }
-            Err(_) => Ok(()),
+            Err(_) => Ok(false),
         }
     });
 }
