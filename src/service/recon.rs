@@ -484,9 +484,9 @@ impl Service {
     }
 }
 
-fn by_person<'a, 'p>(
-    cands: &'a [(ActiveSettlement, Claim, Prepared)],
-) -> BTreeMap<String, Vec<&'a (ActiveSettlement, Claim, Prepared)>> {
+fn by_person(
+    cands: &[(ActiveSettlement, Claim, Prepared)],
+) -> BTreeMap<String, Vec<&(ActiveSettlement, Claim, Prepared)>> {
     let mut m: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for c in cands {
         m.entry(c.0.person_id.clone()).or_default().push(c);

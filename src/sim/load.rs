@@ -633,7 +633,7 @@ mod tests {
                         serde_json::json!(["17-05-01", "2017-5-01", "2017-05-01"][k % 3])
                 }
                 5 => v["insurance_type"] = serde_json::json!(["390", "310"][k % 2]),
-                6 => v["referral"] = serde_json::json!(k % 2 == 0),
+                6 => v["referral"] = serde_json::json!(k.is_multiple_of(2)),
                 7 => v["insured_region"] = serde_json::json!(["411303", "4113", "41130x"][k % 3]),
                 8 => {
                     let a = ["10.00", "1.005", "x"][k % 3];

@@ -217,6 +217,9 @@ impl Cap {
 }
 
 /// What a layer computes.
+// A policy has a handful of layers, read on every claim: the ratio
+// variant inline (no pointer to chase) is worth the larger enum.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum LayerKind {
     /// Pays a ratio of the eligible amount (after a deductible).
