@@ -12,6 +12,7 @@ pub mod book;
 pub mod claim;
 pub mod policy;
 pub mod settle;
+pub mod words;
 mod toml_tree;
 
 pub use answer::{Answer, NhsaAnswer};
