@@ -12,8 +12,8 @@ pub mod book;
 pub mod claim;
 pub mod policy;
 pub mod settle;
-pub mod words;
 mod toml_tree;
+pub mod words;
 
 pub use answer::{Answer, NhsaAnswer};
 pub use claim::{Claim, ClaimError, Identity, ResolvedClaim};

@@ -378,23 +378,54 @@ pub async fn slip(
         .person_name(&s.person_id)
         .await
         .map_err(ServiceError::from)?;
-    let medical_type = ctx
+    let policy = ctx
         .service
         .policies
         .iter()
-        .find(|p| p.id == answer.policy_id)
-        .and_then(|p| {
-            p.medical_types
-                .iter()
-                .find(|(id, _)| *id == answer.medical_type)
+        .find(|p| p.id == answer.policy_id);
+    let label_of = |list: Option<&Vec<(String, String)>>, id: &str| -> String {
+        list.and_then(|l| l.iter().find(|(k, _)| k == id))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let medical_type = policy.map(|p| label_of(Some(&p.medical_types), &answer.medical_type));
+    let level = (!s.level.is_empty()).then(|| label_of(policy.map(|p| &p.levels), &s.level));
+    let categories = s
+        .categories
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(|c| label_of(policy.map(|p| &p.categories), c))
+        .collect::<Vec<_>>()
+        .join("、");
+    let diagnoses = serde_json::from_str::<serde_json::Value>(&s.claim_json)
+        .ok()
+        .and_then(|c| {
+            c.get("diagnoses").and_then(|d| d.as_array()).map(|d| {
+                d.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join("、")
+            })
         })
-        .map(|(_, label)| label.as_str());
+        .filter(|d| !d.is_empty());
     let html = super::slip::render(
         &answer,
         &super::slip::Labels {
             hospital: hospital.as_ref().map(|h| h.name.as_str()),
             person: person_name.as_deref(),
-            medical_type,
+            medical_type: medical_type.as_deref(),
+            level: level.as_deref(),
+            categories: Some(if categories.is_empty() {
+                "无"
+            } else {
+                categories.as_str()
+            }),
+            policy: policy.map(|p| p.name.as_str()).filter(|n| !n.is_empty()),
+            admitted_on: Some(s.admitted_on.as_str()),
+            discharged_on: Some(s.discharged_on.as_str()),
+            diagnoses: diagnoses.as_deref(),
+            cancelled_at: s.cancelled_at.as_deref(),
+            printed_at: None,
         },
     );
     let mut resp = (StatusCode::OK, html).into_response();

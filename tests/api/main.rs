@@ -810,6 +810,16 @@ async fn renders_the_slip_escaped(app: TestApp) {
         "the registry name is escaped too"
     );
     assert!(s.text.contains("民政医疗救助"));
+    // What the cashier prints beside the figures (issue 11).
+    assert!(s.text.contains("人民币伍拾玖元伍角捌分"), "amount in words");
+    assert!(s.text.contains("@page") && s.text.contains("A4"));
+    assert!(s.text.contains("C34.9"), "diagnosis");
+    assert!(s.text.contains("至"), "admission and discharge dates");
+    assert!(
+        !s.text.contains(">wolong-2017<"),
+        "the policy by name, not id"
+    );
+    assert!(s.text.contains("经办人签字") && s.text.contains("患者（家属）签字"));
     app.cancel(&app.h2, &id).await;
     let s = app
         .get(&format!("/v1/settlements/{id}/slip"), Some(&app.h2))
