@@ -576,8 +576,8 @@ impl Report {
             let mut widths: Vec<usize> = vec![4; ncols as usize];
             for (c, col) in shown.columns.iter().enumerate() {
                 ws.write_string_with_format(HEAD, c as u16, &col.label, &head_f)?;
-                // a header wraps: it asks for at most 12 wide
-                widths[c] = widths[c].max(display_width(&col.label).min(12));
+                // a header wraps: it asks for at most 10 wide
+                widths[c] = widths[c].max(display_width(&col.label).min(10));
             }
             // Data.
             let mut r = HEAD + 1;
@@ -635,9 +635,9 @@ impl Report {
             }
             ws.write_string(r + 2, 0, format!("打印时间：{printed}"))?;
             for (c, w) in widths.iter().enumerate() {
-                ws.set_column_width(c as u16, (*w as f64 + 2.0).min(60.0))?;
+                ws.set_column_width(c as u16, (*w as f64 + 1.5).min(60.0))?;
             }
-            ws.set_row_height(HEAD, 30)?;
+            ws.set_row_height(HEAD, 44)?;
             ws.set_freeze_panes(HEAD + 1, 0)?;
             ws.set_landscape();
             ws.set_paper_size(9);
@@ -693,9 +693,10 @@ impl Report {
                 ws.write_string(r + 1 + i as u32, 0, n)?;
                 ws.write_string(r + 1 + i as u32, 1, &self.tables[i].title)?;
             }
-            ws.set_column_width(0, 24)?;
-            ws.set_column_width(1, 48)?;
+            ws.set_column_width(0, 16)?;
+            ws.set_column_width(1, 60)?;
             ws.set_paper_size(9);
+            ws.set_print_fit_to_pages(1, 1);
         }
         Ok(wb.save_to_buffer()?)
     }
@@ -824,6 +825,14 @@ impl Names {
             }
             ("medical_type", m) => return self.medical_types.get(m).cloned(),
             ("layer_id" | "layer", l) => return self.layers.get(l).cloned(),
+            (k, t) if k == "at" || k.ends_with("_at") => {
+                // Stored timestamps: China time, to the minute.
+                return chrono::DateTime::parse_from_rfc3339(t).ok().map(|x| {
+                    x.with_timezone(&crate::storage::china_offset())
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string()
+                });
+            }
             _ => return None,
         };
         Some(fixed.to_string())
@@ -854,6 +863,8 @@ fn param_label(k: &str) -> &str {
         "group" => "病种组",
         "on" => "比对日期",
         "kind" => "类型",
+        "status" => "状态",
+        "persons" => "人员",
         _ => k,
     }
 }
