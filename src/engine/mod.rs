@@ -10,6 +10,7 @@
 pub mod answer;
 pub mod book;
 pub mod claim;
+pub mod nhsa;
 pub mod policy;
 pub mod settle;
 mod toml_tree;

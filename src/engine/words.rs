@@ -84,7 +84,7 @@ pub fn rmb_upper_fen(fen: i64) -> String {
         return out;
     }
     if jiao > 0 {
-        if yuan > 0 && yuan % 10 == 0 {
+        if yuan > 0 && yuan.is_multiple_of(10) {
             out.push('零');
         }
         out.push(DIGITS[jiao]);

@@ -25,6 +25,8 @@ pub fn router() -> Router<ApiContext> {
         super::settlements::list,
         super::settlements::cancel,
         super::settlements::slip,
+        super::settlements::nhsa_settle,
+        super::settlements::nhsa_preview,
         super::persons::accumulators,
         super::recon::status,
         super::recon::statement,
@@ -210,4 +212,82 @@ pub struct SettlementList {
     pub per_page: i64,
     /// Settlements matching the filter, all pages.
     pub total: i64,
+}
+
+/// A 2301/2304-style request of the national platform
+/// (`docs/nhsa-interface.md`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(example = json!({
+    "infno": "2304",
+    "input": {
+        "data": {"mdtrt_id": "H0002-20170510-0001", "mdtrt_cert_type": "02",
+                 "mdtrt_cert_no": "411303199001011234", "med_type": "21", "insutype": "390",
+                 "begntime": "2017-05-01 08:00:00", "endtime": "2017-05-10 10:00:00"},
+        "diseinfo": [{"diag_code": "C34.9", "maindiag_flag": "1"}],
+        "feedetail": [
+            {"feedetl_sn": "1", "med_list_codg": "110200001", "med_list_name": "挂号费",
+             "med_chrgitm_type": "13", "chrgitm_lv": "01", "det_item_fee_sumamt": "5.00"},
+            {"feedetl_sn": "2", "med_list_codg": "86900123", "med_list_name": "头孢曲松",
+             "med_chrgitm_type": "09", "chrgitm_lv": "02", "det_item_fee_sumamt": "320.00",
+             "cnt": "1", "pric_uplmt_amt": "300.00"}
+        ]
+    }
+}))]
+pub struct NhsaRequestDoc {
+    /// `2304` (or `2303`); informative.
+    infno: Option<String>,
+    /// `data` (mdtrt_id, certno/mdtrt_cert_no, med_type, insutype,
+    /// begntime, endtime, maindiag_code?), `feedetail` [...], `diseinfo`
+    /// [...], `setldetail` [...] (funds the platform already paid).
+    input: serde_json::Value,
+}
+
+/// The 2304 answer: `infcode` 0, `output.setlinfo` and `output.setldetail`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(example = json!({
+    "infcode": 0, "err_msg": "",
+    "output": {
+        "setlinfo": {"setl_id": "6f1c…", "mdtrt_id": "H0002-20170510-0001", "psn_no": "",
+            "psn_name": "张三", "psn_cert_type": "01", "certno": "411303199001011234",
+            "gend": "1", "naty": "", "brdy": "1990-01-01", "age": "27.0", "insutype": "390",
+            "psn_type": "", "cvlserv_flag": "0", "setl_time": "2017-05-10 10:02:11",
+            "mdtrt_cert_type": "02", "med_type": "21", "medfee_sumamt": "325.00",
+            "fulamt_ownpay_amt": "0.00", "overlmt_selfpay": "20.00", "preselfpay_amt": "30.00",
+            "inscp_scp_amt": "275.00", "act_pay_dedc": "0.00", "hifp_pay": "194.40",
+            "pool_prop_selfpay": "0.8000", "cvlserv_pay": "0.00", "hifes_pay": "0.00",
+            "hifmi_pay": "0.00", "hifob_pay": "0.00", "maf_pay": "34.02", "oth_pay": "0.00",
+            "fund_pay_sumamt": "228.42", "psn_part_amt": "59.58", "acct_pay": "0.00",
+            "psn_cash_pay": "59.58", "hosp_part_amt": "37.00", "balc": "0.00",
+            "acct_mulaid_pay": "0.00", "medins_setl_id": "H0002-20170510-0001",
+            "clr_optins": "411303", "clr_way": "", "clr_type": "21", "fixmedins_code": "H0002",
+            "setl_ratio": "0.8167", "refd_setl_flag": "0"},
+        "setldetail": [
+            {"fund_pay_type": "390100", "fund_pay_type_name": "城乡居民基本医疗保险基金",
+             "inscp_scp_amt": "243.00", "crt_payb_lmt_amt": null, "fund_payamt": "194.40",
+             "setl_proc_info": "城乡居民基本医疗保险：…"}
+        ]
+    }
+}))]
+pub struct Nhsa2304Doc {
+    /// 0: success.
+    infcode: i32,
+    /// Empty on success.
+    err_msg: String,
+    /// `{"setlinfo": {...}, "setldetail": [...]}` (docs/nhsa-interface.md).
+    output: serde_json::Value,
+}
+
+/// A refusal in the platform's envelope.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(example = json!({"infcode": -1, "err_msg": "结算信息有误：input.feedetail[1].det_item_fee_sumamt：negative amount -2400.00", "output": null}))]
+pub struct NhsaErrorDoc {
+    /// -1.
+    infcode: i32,
+    /// What was wrong, in Chinese, naming the request's fields.
+    err_msg: String,
+    /// null.
+    output: Option<serde_json::Value>,
 }
