@@ -281,9 +281,26 @@ fn writes_csv_tables_and_a_self_contained_html_report() {
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert_eq!(
         page.matches("<svg").count(),
-        5,
-        "payers, gap, two monthly charts, out of pocket"
+        8,
+        "payers, gap, two monthly charts, the scenario's change by month, category and level, out of pocket"
     );
+    // The conclusion in one sentence at the top (issue 11).
+    let top = &page[..page.find("<h2>").unwrap()];
+    assert!(top.contains("方案使医疗救助支出增加"), "headline missing");
+    assert!(top.contains("90% 区间"), "headline without its interval");
+    assert!(
+        top.contains("较预算缺口") || top.contains("较预算结余"),
+        "headline without the budget"
+    );
+    assert!(
+        !page.contains("缺口 <span class=\"neg\">-"),
+        "a surplus reads as a negative gap"
+    );
+    // Chart text stays readable: no font under 12 px.
+    for size in page.split("font-size=\"").skip(1) {
+        let n: f64 = size.split('"').next().unwrap().parse().unwrap_or(99.0);
+        assert!(n >= 12.0, "chart text of {n} px");
+    }
     for banned in ["<script", "src=\"http", "href=\"http", "@import", "url("] {
         assert!(!page.contains(banned), "external resource: {banned}");
     }
