@@ -985,9 +985,32 @@ async fn operations_endpoints(app: TestApp) {
     assert!(m
         .text
         .contains("medaid_operations_total{operation=\"settle\",outcome=\"created\"} 1"));
+    assert!(m.text.contains(
+        "medaid_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v1/settlements\""
+    ));
+    // Refusals are counted by reason, the pool is shown (issue 11).
+    let mut bad = design_claim("O-2", "H0002");
+    bad["items"][0]["amount"] = json!("-5.00");
+    assert_eq!(app.settle(&app.h2, &bad).await.status, 422);
+    assert_eq!(
+        app.get("/v1/settlements", Some("mdk_nope")).await.status,
+        401
+    );
+    let m = app.get("/metrics", None).await;
+    assert!(
+        m.text
+            .contains("medaid_refused_total{status=\"422\",reason=\"Invalid claim\"} 1"),
+        "{}",
+        m.text
+    );
     assert!(m
         .text
-        .contains("medaid_http_request_duration_seconds_bucket"));
+        .contains("medaid_refused_total{status=\"401\",reason=\"Unauthorized\"} 1"));
+    assert!(m
+        .text
+        .contains("medaid_db_pool_connections{state=\"idle\"}"));
+    assert!(m.text.contains("medaid_db_pool_max_connections "));
+    assert!(m.text.contains("# TYPE medaid_busy_total counter"));
     let o = app.get("/openapi.json", None).await;
     assert_eq!(o.status, 200);
     let spec = o.json();
