@@ -304,7 +304,35 @@ fn writes_csv_tables_and_a_self_contained_html_report() {
     for banned in ["<script", "src=\"http", "href=\"http", "@import", "url("] {
         assert!(!page.contains(banned), "external resource: {banned}");
     }
+    // For people (issue 11): BOM, Chinese headers and names, the same
+    // writer as the reconciliation reports.
     let layers = std::fs::read_to_string(csv.join("layers.csv")).unwrap();
+    assert!(layers.starts_with("\u{feff}角色,政策,支付层,"), "{layers}");
+    assert!(
+        layers
+            .lines()
+            .any(|l| l.starts_with("方案,wolong-2017-aid75,aid,")),
+        "{layers}"
+    );
+    // For scripts: --ids keeps the keys and ids.
+    let ids = dir.path().join("ids");
+    let out = run(&[
+        "simulate",
+        "--baseline",
+        fixture("fixtures/policies/wolong-2017.toml")
+            .to_str()
+            .unwrap(),
+        "--scenario",
+        fixture("fixtures/scenarios/wolong-2017-aid75.toml")
+            .to_str()
+            .unwrap(),
+        "--csv-dir",
+        ids.to_str().unwrap(),
+        "--ids",
+        claims.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let layers = std::fs::read_to_string(ids.join("layers.csv")).unwrap();
     assert!(layers.starts_with("role,policy_id,layer_id,"));
     assert!(layers
         .lines()

@@ -791,7 +791,10 @@ impl Names {
             ("section" | "kind", "settlement") => "结算",
             ("section" | "kind", "reversal") => "冲红",
             ("section" | "kind", "net") => "净额",
-            ("payer", p) => return Some(payer_label(p).to_string()),
+            ("payer", p) => return Some(payer_label_or(p).to_string()),
+            ("kind", "payer") => "支付方",
+            ("kind", "layer") => "支付层",
+            ("kind", "fund") => "基金合计",
             ("status" | "result", "match") => "一致",
             ("status" | "result", "differs") => "不一致",
             ("status" | "result", "not_reported") => "医院未报",
@@ -850,6 +853,14 @@ pub fn payer_label(payer: &str) -> &'static str {
         "fund" => "基金合计",
         "patient" => "个人自付",
         _ => "其他",
+    }
+}
+
+/// A payer's name, or the text itself when it names no payer.
+pub fn payer_label_or(p: &str) -> &str {
+    match payer_label(p) {
+        "其他" => p,
+        l => l,
     }
 }
 
