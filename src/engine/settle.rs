@@ -487,7 +487,11 @@ fn layer_pay(
                 .and_then(|t| highest(t, who.categories))
                 .unwrap_or(Decimal::ZERO);
             o.adjust = ratio_adjust.for_claim(claim.referred, claim.place);
-            let shift = o.bonus + o.adjust;
+            let shift = if o.adjust.is_zero() {
+                o.bonus
+            } else {
+                o.bonus + o.adjust
+            };
             let raw = match bands {
                 None => {
                     let r = ratio_by_category
@@ -495,7 +499,12 @@ fn layer_pay(
                         .and_then(|t| highest(t, who.categories))
                         .or_else(|| ratio.as_ref().map(|r: &ByLevel| r.get(who.level)))
                         .unwrap_or(Decimal::ZERO);
-                    let r = clamp_unit(r + shift);
+                    // ratios lie in [0, 1] (validated): no shift, no clamp
+                    let r = if shift.is_zero() {
+                        r
+                    } else {
+                        clamp_unit(r + shift)
+                    };
                     o.ratio = Some(r);
                     eligible * r
                 }
@@ -581,7 +590,11 @@ fn banded(
         .find(|b| b.upto.is_none_or(|u| lo < u))
         .map(|b| clamp_unit(b.ratio + shift));
     for b in bands {
-        let r = clamp_unit(b.ratio + shift);
+        let r = if shift.is_zero() {
+            b.ratio
+        } else {
+            clamp_unit(b.ratio + shift)
+        };
         let top = b.upto.map_or(hi, |u| u.min(hi));
         let start = floor.max(lo);
         if top > start {

@@ -425,7 +425,10 @@ impl Report {
             let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
             w.write_record(t.columns.iter().map(|c| c.key.as_str()))?;
             for r in &t.rows {
-                w.write_record(r.iter().map(Value::to_text))?;
+                w.write_record(r.iter().map(|v| match v {
+                    Value::Text(s) => csv_safe(s),
+                    other => other.to_text(),
+                }))?;
             }
             out.extend(w.into_inner().map_err(|e| e.into_error())?);
         }
@@ -437,22 +440,22 @@ impl Report {
         let mut w = quick_xml::Writer::new_with_indent(Vec::new(), b' ', 2);
         w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
         let mut root = BytesStart::new("report");
-        root.push_attribute(("kind", self.kind.as_str()));
-        root.push_attribute(("title", self.title.as_str()));
+        root.push_attribute(("kind", xml_safe(&self.kind).as_ref()));
+        root.push_attribute(("title", xml_safe(&self.title).as_ref()));
         w.write_event(Event::Start(root))?;
         w.write_event(Event::Start(BytesStart::new("params")))?;
         for (k, v) in &self.params {
             let mut p = BytesStart::new("param");
-            p.push_attribute(("name", k.as_str()));
+            p.push_attribute(("name", xml_safe(k).as_ref()));
             w.write_event(Event::Start(p))?;
-            w.write_event(Event::Text(BytesText::new(v)))?;
+            w.write_event(Event::Text(BytesText::new(&xml_safe(v))))?;
             w.write_event(Event::End(BytesEnd::new("param")))?;
         }
         w.write_event(Event::End(BytesEnd::new("params")))?;
         for t in &self.tables {
             let mut e = BytesStart::new("table");
-            e.push_attribute(("name", t.name.as_str()));
-            e.push_attribute(("title", t.title.as_str()));
+            e.push_attribute(("name", xml_safe(&t.name).as_ref()));
+            e.push_attribute(("title", xml_safe(&t.title).as_ref()));
             w.write_event(Event::Start(e))?;
             for r in &t.rows {
                 w.write_event(Event::Start(BytesStart::new("row")))?;
@@ -462,7 +465,7 @@ impl Report {
                         w.write_event(Event::Empty(BytesStart::new(c.key.as_str())))?;
                     } else {
                         w.write_event(Event::Start(BytesStart::new(c.key.as_str())))?;
-                        w.write_event(Event::Text(BytesText::new(&text)))?;
+                        w.write_event(Event::Text(BytesText::new(&xml_safe(&text))))?;
                         w.write_event(Event::End(BytesEnd::new(c.key.as_str())))?;
                     }
                 }
@@ -1079,22 +1082,23 @@ fn present(t: &Table, names: &Names, totals: bool) -> Shown {
     }
 }
 
-/// A CSV text cell that Excel would not keep as typed — an ID number or
-/// code of digits (`411303195003030011` becomes `4.11303E+17`), a date or
-/// month (`2017-05` becomes a date), a signed number, or a formula (`=`,
-/// `+`, `-`, `@`) — gets a leading tab. Excel (also on a Chinese Windows,
-/// where a double-click opens the file with the system's settings) and
-/// WPS then keep the cell as the text it is, shown without a visible
-/// mark; unlike `="…"` it is no formula (nothing to evaluate, no formula
-/// injection, and readers that do not evaluate formulas see no `="`),
-/// and CSV readers that trim spaces (medaid's own check-details input
-/// among them) read the plain value back.
+/// A CSV text cell as people's CSV writes it. One that Excel would not
+/// keep as typed — an ID number or code of digits (`411303195003030011`
+/// becomes `4.11303E+17`), a date or month (`2017-05` becomes a date) —
+/// gets a leading tab: Excel (also on a Chinese Windows, where a
+/// double-click opens the file with the system's settings) and WPS then
+/// keep the cell as the text it is, shown without a visible mark; unlike
+/// `="…"` it is no formula (nothing to evaluate, and readers that do not
+/// evaluate formulas see no `="`), and CSV readers that trim spaces
+/// (medaid's own check inputs among them) read the plain value back. A
+/// cell that would be read as a formula (`=`, `+`, `-`, `@`, a leading tab
+/// or carriage return) is neutralised with `'` as in every CSV
+/// ([`csv_safe`]): a tab there could be trimmed by some program and leave
+/// the formula.
 pub fn protect(s: &str) -> String {
     match s.chars().next() {
-        Some(c) if c.is_ascii_digit() || matches!(c, '+' | '-' | '=' | '@' | '.') => {
-            format!("\t{s}")
-        }
-        _ => s.to_string(),
+        Some(c) if c.is_ascii_digit() || c == '.' => format!("\t{s}"),
+        _ => csv_safe(s),
     }
 }
 
@@ -1126,6 +1130,44 @@ fn group_thousands(s: &str) -> String {
     match frac {
         Some(f) => format!("{sign}{out}.{f}"),
         None => format!("{sign}{out}"),
+    }
+}
+
+/// A text cell as it goes into a CSV file: one that a spreadsheet would
+/// read as a formula (`=`, `+`, `-`, `@`, or a leading tab or carriage
+/// return) is prefixed with `'`, so it shows as text and never runs.
+/// [`unneutralize`] undoes it when such a file is read back.
+pub fn csv_safe(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// A CSV cell as written by [`csv_safe`], back to its text.
+pub fn unneutralize(s: &str) -> &str {
+    match s.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => s,
+    }
+}
+
+/// Text that XML 1.0 can carry: characters it forbids (controls other than
+/// tab, newline and carriage return; U+FFFE, U+FFFF) become U+FFFD, so an
+/// export is always well-formed whatever the stored text holds. (`<`, `&`
+/// and quotes are escaped by the writer.)
+pub fn xml_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
+    };
+    if s.chars().any(bad) {
+        s.chars()
+            .map(|c| if bad(c) { '\u{FFFD}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
     }
 }
 
@@ -1262,9 +1304,10 @@ mod tests {
             ("411303195003030011", "\t411303195003030011"),
             ("390100", "\t390100"),
             ("2017-05", "\t2017-05"),
-            ("=1+1", "\t=1+1"),
-            ("-3", "\t-3"),
-            ("@SUM(A1)", "\t@SUM(A1)"),
+            ("=1+1", "'=1+1"),
+            ("-3", "'-3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
             ("H0002", "H0002"),
             ("低保对象", "低保对象"),
             ("", ""),
@@ -1327,5 +1370,58 @@ mod tests {
             !all.iter().any(|s| s == "dibao" || s == "person_id"),
             "no machine ids or keys"
         );
+    }
+
+    #[test]
+    fn hostile_text_is_neutralised_in_csv_and_escaped_in_xml() {
+        let mut t = Table::new("details", "明细")
+            .col("claim_id", "就诊号", ColType::Text)
+            .col("paid", "金额", ColType::Money);
+        for id in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tX",
+            "\rY",
+            "X\u{1}Y\u{0}<&>",
+            "plain",
+        ] {
+            t.push(vec![id.into(), Value::Money(dec!(-3))]);
+        }
+        let mut r = Report::new("details", "X\u{1b}Y").param("hospital", "H\u{7}1");
+        r.tables.push(t);
+        let csv = String::from_utf8(r.render(Format::Csv).unwrap()).unwrap();
+        let mut rd = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+        let cells: Vec<String> = rd.records().map(|x| x.unwrap()[0].to_string()).collect();
+        for c in &cells {
+            assert!(
+                !c.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a formula cell got through: {c:?}"
+            );
+        }
+        assert_eq!(cells[0], "'=HYPERLINK(\"http://x\")");
+        assert_eq!(cells[7], "plain");
+        // Money stays a number; the check readers take the text back.
+        assert!(csv.contains(",-3.00"), "{csv}");
+        assert_eq!(unneutralize(&cells[1]), "+1");
+        assert_eq!(unneutralize("'plain"), "'plain");
+        let xml = String::from_utf8(r.render(Format::Xml).unwrap()).unwrap();
+        assert!(
+            !xml.chars()
+                .any(|c| c < ' ' && !matches!(c, '\t' | '\n' | '\r')),
+            "{xml:?}"
+        );
+        assert!(xml.contains("X\u{FFFD}Y\u{FFFD}&lt;&amp;&gt;"), "{xml}");
+        // Well-formed: a reader gets to the end.
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        loop {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!("not well-formed: {e}: {xml}"),
+            }
+        }
+        assert_eq!(&r.render(Format::Xlsx).unwrap()[..2], b"PK");
     }
 }

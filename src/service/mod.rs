@@ -11,6 +11,7 @@
 pub mod keys;
 pub mod recon;
 pub mod simulation;
+pub mod verify;
 
 use crate::engine::{
     self, claim, Accumulator, Answer, Claim, ClaimError, Identity, Policy, PolicySet, ResolvedClaim,
@@ -68,6 +69,9 @@ pub enum ServiceError {
     /// A different claim was already settled under this claim id.
     #[error("claim id already used by settlement {settlement_id} for a different claim")]
     Conflict { settlement_id: String },
+    /// The claim was reversed (冲正) before it arrived.
+    #[error("claim reversed (冲正) at {at} before it arrived")]
+    Voided { at: String },
     #[error(transparent)]
     Storage(StorageError),
     #[error("internal: {0}")]
@@ -143,13 +147,22 @@ pub fn parse_claim(body: &str, xml: bool) -> Result<Claim, ServiceError> {
 }
 
 /// A claim bound to the records: everything the engine needs.
-struct Prepared<'p> {
-    policy: &'p Policy,
+struct Prepared {
+    /// The loaded policies and the index of the claim's: owned, so that a
+    /// settlement's computation can run on the storage's writer task.
+    policies: Arc<PolicySet>,
+    policy_ix: usize,
     hospital: Hospital,
     identity: Identity,
     resolved: ResolvedClaim,
     /// Registry categories the policy declares, in policy order.
     categories: Vec<String>,
+}
+
+impl Prepared {
+    fn policy(&self) -> &Policy {
+        &self.policies[self.policy_ix]
+    }
 }
 
 /// How a settle call ended.
@@ -280,11 +293,7 @@ impl Service {
     }
 
     /// Bind a claim to the records: see the module docs.
-    async fn prepare(
-        &self,
-        c: &mut Claim,
-        hospital_code: &str,
-    ) -> Result<Prepared<'_>, ServiceError> {
+    async fn prepare(&self, c: &mut Claim, hospital_code: &str) -> Result<Prepared, ServiceError> {
         if c.hospital.trim().is_empty() {
             c.hospital = hospital_code.to_string();
         } else if c.hospital != hospital_code {
@@ -365,10 +374,22 @@ impl Service {
             .filter(|(i, _)| mask & engine::policy::bit(*i) != 0)
             .map(|(_, (id, _))| id.clone())
             .collect();
-        let mut resolved = claim::resolve(policy, c)?;
-        resolved.place = engine::policy::Place::of(Some(&hospital.region), insured);
+        // (only 6-digit codes: the claim's own format, so a stored claim
+        // always parses again)
+        let code = |r: &str| {
+            (r.len() == 6 && r.bytes().all(|b| b.is_ascii_digit())).then(|| r.to_string())
+        };
+        c.hospital_region = code(&hospital.region);
+        c.insured_region = person.region.as_deref().and_then(code);
+        let resolved = claim::resolve(policy, c)?;
+        let policy_ix = self
+            .policies
+            .iter()
+            .position(|x| std::ptr::eq(x, policy))
+            .ok_or_else(|| ServiceError::Internal("chosen policy not in the set".into()))?;
         Ok(Prepared {
-            policy,
+            policies: self.policies.clone(),
+            policy_ix,
             hospital,
             identity: Identity {
                 categories: mask,
@@ -383,27 +404,41 @@ impl Service {
     /// (hospital, claim_id).
     pub async fn settle(&self, mut c: Claim, hospital_code: &str) -> Result<Settled, ServiceError> {
         let p = self.prepare(&mut c, hospital_code).await?;
+        // Idempotency compares what the hospital sent (regions come from
+        // the records, so a registry change cannot turn a retry into a
+        // conflict); the stored claim keeps the regions it was settled with,
+        // so that `verify` and 应退应补 recompute the same place of care.
+        let regions = (c.hospital_region.take(), c.insured_region.take());
+        let claim_hash = sha256_hex(
+            serde_json::to_string(&c)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?
+                .as_bytes(),
+        );
+        (c.hospital_region, c.insured_region) = regions;
         let claim_json =
             serde_json::to_string(&c).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let claim_hash = sha256_hex(claim_json.as_bytes());
-        let layer_ids = &p.policy.slots;
+        // The key borrows copies: the claim and its computation move to the
+        // storage's writer (group commit).
+        let layer_ids = p.policy().slots.clone();
+        let (claim_id, person_id, hash) =
+            (c.claim_id.clone(), c.person_id.clone(), claim_hash.clone());
         let key = SettleKey {
             hospital: hospital_code,
-            claim_id: &c.claim_id,
-            claim_hash: &claim_hash,
-            person_id: &c.person_id,
+            claim_id: &claim_id,
+            claim_hash: &hash,
+            person_id: &person_id,
             year: p.resolved.year,
-            layer_ids,
+            layer_ids: &layer_ids,
         };
         let outcome = self
             .db
-            .commit_settlement(&key, |accs| {
+            .commit_settlement(&key, move |accs| {
                 build_settlement(&p, &c, accs, &claim_json, &claim_hash)
             })
             .await?;
         match outcome {
             SettleOutcome::Created { id, answer_json } => {
-                tracing::info!(settlement_id = %id, hospital = %hospital_code, claim_id = %c.claim_id, "settled");
+                tracing::info!(settlement_id = %id, hospital = %hospital_code, claim_id = %claim_id, "settled");
                 Ok(Settled {
                     settlement_id: id,
                     answer_json,
@@ -416,6 +451,7 @@ impl Service {
                 created: false,
             }),
             SettleOutcome::Conflict { id } => Err(ServiceError::Conflict { settlement_id: id }),
+            SettleOutcome::Voided { at } => Err(ServiceError::Voided { at }),
         }
     }
 
@@ -425,7 +461,7 @@ impl Service {
         let p = self.prepare(&mut c, hospital_code).await?;
         let stored = self.db.accumulators(&c.person_id, p.resolved.year).await?;
         let accs: Vec<Accumulator> = p
-            .policy
+            .policy()
             .slots
             .iter()
             .map(|key| {
@@ -436,9 +472,9 @@ impl Service {
                     .unwrap_or_default()
             })
             .collect();
-        let comp = engine::settle(p.policy, &p.resolved, p.identity, &accs)
+        let comp = engine::settle(p.policy(), &p.resolved, p.identity, &accs)
             .map_err(|e| e.for_claim(&c.claim_id))?;
-        let mut answer = Answer::build(p.policy, &c, p.resolved.year, &comp);
+        let mut answer = Answer::build(p.policy(), &c, p.resolved.year, &comp);
         answer.status = Some("preview".into());
         Ok(answer)
     }
@@ -655,15 +691,15 @@ pub fn new_id() -> String {
 
 /// Compute with the engine on the locked accumulators and lay out the rows.
 fn build_settlement(
-    p: &Prepared<'_>,
+    p: &Prepared,
     c: &Claim,
     accs: &[Accumulator],
     claim_json: &str,
     claim_hash: &str,
 ) -> Result<NewSettlement, StorageError> {
-    let comp = engine::settle(p.policy, &p.resolved, p.identity, accs)
+    let comp = engine::settle(p.policy(), &p.resolved, p.identity, accs)
         .map_err(|e| StorageError::Refused(e.for_claim(&c.claim_id)))?;
-    let mut answer = Answer::build(p.policy, c, p.resolved.year, &comp);
+    let mut answer = Answer::build(p.policy(), c, p.resolved.year, &comp);
     let id = new_id();
     let now = storage::now_china();
     answer.settlement_id = Some(id.clone());
@@ -672,7 +708,7 @@ fn build_settlement(
     let answer_json = serde_json::to_string(&answer)
         .map_err(|e| StorageError::Corrupt(format!("answer: {e}")))?;
     let layers = p
-        .policy
+        .policy()
         .layers
         .iter()
         .zip(&comp.layers)
@@ -690,7 +726,17 @@ fn build_settlement(
             paid: to_fen(o.delta.paid),
         })
         .collect();
-    let extra = p.policy.slots[p.policy.layers.len()..]
+    // Conservation before anything is stored (the database checks it again).
+    let layers_paid: rust_decimal::Decimal = comp.layers.iter().map(|o| o.paid).sum();
+    if comp.total != comp.hospital_waived + comp.fund_paid + comp.patient_payable
+        || comp.fund_paid != layers_paid
+    {
+        return Err(StorageError::Corrupt(format!(
+            "claim {}: the computation does not conserve (total {}, waived {}, funds {} = layers {}, patient {})",
+            c.claim_id, comp.total, comp.hospital_waived, comp.fund_paid, layers_paid, comp.patient_payable
+        )));
+    }
+    let extra = p.policy().slots[p.policy().layers.len()..]
         .iter()
         .zip(&comp.extra)
         .filter(|(_, d)| !d.paid.is_zero())
@@ -711,8 +757,8 @@ fn build_settlement(
             admitted_on: c.admitted_on.0.to_string(),
             discharged_on: c.discharged_on.0.to_string(),
             year: p.resolved.year,
-            policy_id: p.policy.id.clone(),
-            policy_hash: p.policy.hash.clone(),
+            policy_id: p.policy().id.clone(),
+            policy_hash: p.policy().hash.clone(),
             amounts: Amounts {
                 total: to_fen(comp.total),
                 free_items: to_fen(comp.free_items),

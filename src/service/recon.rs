@@ -16,7 +16,7 @@ use crate::storage::recon::{
 use crate::storage::{self, NewReversal, StorageError};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 /// What a closed month stores: its cells (every hospital) and its distinct
 /// persons per hospital (`*` = all) and category.
@@ -288,38 +288,23 @@ impl Service {
                 return Err(MonthError::AlreadyClosed(r.closed_at));
             }
         }
-        // A settlement may be booked into the month while its snapshot is
-        // being taken; the store refuses the close then, and we take it again.
-        for _ in 0..5 {
-            let rows = self.db.month_row_count(month).await?;
-            let cells = self.db.month_cells(month, None).await?;
-            let mut persons = BTreeMap::new();
-            persons.insert("*".to_string(), self.db.month_persons(month, None).await?);
-            let hospitals: BTreeSet<String> = cells
-                .settlements
-                .keys()
-                .map(|k| k.hospital.clone())
-                .collect();
-            for h in hospitals {
-                let p = self.db.month_persons(month, Some(&h)).await?;
-                persons.insert(h, p);
+        // The snapshot is taken inside the close's transaction: consistent
+        // however many settlements commit meanwhile (they book into the next
+        // open month once the close commits).
+        let outcome = self
+            .db
+            .close_month(month, actor, |cells, persons| {
+                serde_json::to_string(&Snapshot { cells, persons })
+                    .map_err(|e| StorageError::Corrupt(format!("snapshot: {e}")))
+            })
+            .await?;
+        match outcome {
+            CloseOutcome::Closed { .. } => {
+                tracing::info!(%month, actor, "month closed");
+                self.month_status(month).await.map_err(MonthError::Service)
             }
-            let snap = serde_json::to_string(&Snapshot { cells, persons })
-                .map_err(|e| MonthError::Service(ServiceError::Internal(e.to_string())))?;
-            match self.db.close_month(month, actor, &snap, rows).await? {
-                CloseOutcome::Closed { .. } => {
-                    tracing::info!(%month, actor, "month closed");
-                    return self.month_status(month).await.map_err(MonthError::Service);
-                }
-                CloseOutcome::AlreadyClosed { closed_at } => {
-                    return Err(MonthError::AlreadyClosed(closed_at))
-                }
-                CloseOutcome::Changed => continue,
-            }
+            CloseOutcome::AlreadyClosed { closed_at } => Err(MonthError::AlreadyClosed(closed_at)),
         }
-        Err(MonthError::Service(ServiceError::Internal(
-            "the month kept changing while it was being closed; try again".into(),
-        )))
     }
 
     /// Reopen a closed month (admin), with a reason.
@@ -350,13 +335,7 @@ impl Service {
     async fn changed_identities(
         &self,
         persons: &[String],
-    ) -> Result<
-        (
-            Vec<(ActiveSettlement, Claim, Prepared<'_>)>,
-            Vec<Unresolvable>,
-        ),
-        ServiceError,
-    > {
+    ) -> Result<(Vec<(ActiveSettlement, Claim, Prepared)>, Vec<Unresolvable>), ServiceError> {
         let mut out = Vec::new();
         let mut bad = Vec::new();
         for s in self.db.active_settlements(persons).await? {
@@ -390,7 +369,7 @@ impl Service {
 
     /// Plan the re-settlements of one person on `accs` (by year and layer).
     fn plan(
-        cands: &[&(ActiveSettlement, Claim, Prepared<'_>)],
+        cands: &[&(ActiveSettlement, Claim, Prepared)],
         accs: &HashMap<(i32, String), Accumulator>,
     ) -> Result<Vec<Planned>, StorageError> {
         let mut accs = accs.clone();
@@ -404,7 +383,7 @@ impl Service {
                 a.paid -= from_fen(d[2]);
             }
             let layer_accs: Vec<Accumulator> = p
-                .policy
+                .policy()
                 .slots
                 .iter()
                 .map(|k| accs.get(&(year, k.clone())).copied().unwrap_or_default())
@@ -492,7 +471,7 @@ impl Service {
                     .collect();
                 let mut layer_ids: Vec<String> = group
                     .iter()
-                    .flat_map(|x| x.2.policy.slots.iter().cloned())
+                    .flat_map(|x| x.2.policy().slots.iter().cloned())
                     .chain(
                         group
                             .iter()
@@ -530,8 +509,8 @@ impl Service {
 }
 
 fn by_person<'a, 'p>(
-    cands: &'a [(ActiveSettlement, Claim, Prepared<'p>)],
-) -> BTreeMap<String, Vec<&'a (ActiveSettlement, Claim, Prepared<'p>)>> {
+    cands: &'a [(ActiveSettlement, Claim, Prepared)],
+) -> BTreeMap<String, Vec<&'a (ActiveSettlement, Claim, Prepared)>> {
     let mut m: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for c in cands {
         m.entry(c.0.person_id.clone()).or_default().push(c);

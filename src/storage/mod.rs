@@ -24,13 +24,16 @@
 //!   so two processes settling for one person queue on those rows and an
 //!   annual cap can never be overspent.
 
+pub mod access;
 pub mod audit;
 pub mod backup;
 pub mod directory;
+pub mod group;
 pub mod keys;
 pub mod recon;
 pub mod settlements;
 pub mod simulation;
+pub mod verify;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -40,6 +43,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use access::{AccessEntry, AccessFilter};
 pub use directory::{Hospital, RegistryRow};
 pub use keys::KeyRow;
 pub use settlements::{
@@ -63,6 +67,10 @@ pub enum StorageError {
     BadUrl(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// The database could not take the write (a failed batch commit, the
+    /// writer gone); nothing was written.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// The engine refused the claim on the locked accumulators; the
     /// transaction was rolled back and nothing was written.
     #[error("claim refused: {0}")]
@@ -122,6 +130,8 @@ pub struct Db {
     pub(crate) inner: Inner,
     /// SQLite only: queues this process's writers (see the module docs).
     pub(crate) write_queue: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite only: the group-commit writer settlements go through.
+    pub(crate) group: Option<group::GroupWriter>,
 }
 
 /// The month a row committed in `$month` is booked in, decided inside the
@@ -220,6 +230,22 @@ macro_rules! begin_write {
 }
 pub(crate) use begin_write;
 
+/// Whether a pooled connection may be handed out: one still inside a
+/// transaction — a COMMIT that failed and the ROLLBACK after it failed too,
+/// as SQLite does after an I/O error or a full disk, or a transaction
+/// dropped mid-statement — is closed instead of poisoning every later
+/// `BEGIN` ("attempted to call begin_with at non-zero transaction depth").
+/// The pool opens a fresh one. (A connection given back has already been
+/// pinged by the pool, which flushes the rollback of a dropped transaction,
+/// so the check costs nothing more than reading the driver's depth.)
+async fn heal<C: sqlx::Connection>(conn: &mut C) -> std::result::Result<bool, sqlx::Error> {
+    if conn.is_in_transaction() {
+        tracing::warn!("a pooled connection was left inside a transaction; closing it");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// How to open a database.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -229,6 +255,9 @@ pub struct ConnectOptions {
     /// PostgreSQL: the longest a statement waits for a row lock (a
     /// settlement for a person's accumulator rows) before it fails as busy.
     pub lock_timeout: Duration,
+    /// SQLite: settle through the group-commit writer ([`group`]); on by
+    /// default, off with `MEDAID_GROUP_COMMIT=0` (to compare).
+    pub group_commit: bool,
 }
 
 impl ConnectOptions {
@@ -237,6 +266,7 @@ impl ConnectOptions {
             url: url.into(),
             max_connections: None,
             lock_timeout: Duration::from_secs(15),
+            group_commit: std::env::var("MEDAID_GROUP_COMMIT").map_or(true, |v| v != "0"),
         }
     }
 }
@@ -260,6 +290,7 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(16))
                 .acquire_timeout(Duration::from_secs(30))
+                .before_acquire(|conn, _| Box::pin(heal(conn)))
                 .connect_with(connect)
                 .await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
@@ -281,6 +312,7 @@ impl Db {
             let pool = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(8))
                 .acquire_timeout(Duration::from_secs(60))
+                .before_acquire(|conn, _| Box::pin(heal(conn)))
                 .connect_with(options)
                 .await?;
             // Two processes creating one new file race to migrate it (SQLite
@@ -296,9 +328,17 @@ impl Db {
             }
             Inner::Sqlite(pool)
         };
+        let write_queue = Arc::new(tokio::sync::Mutex::new(()));
+        let group = match &inner {
+            Inner::Sqlite(pool) if opts.group_commit => {
+                Some(group::GroupWriter::start(pool.clone(), write_queue.clone()))
+            }
+            _ => None,
+        };
         Ok(Db {
             inner,
-            write_queue: Arc::new(tokio::sync::Mutex::new(())),
+            write_queue,
+            group,
         })
     }
 
@@ -320,6 +360,35 @@ impl Db {
     pub async fn ping(&self) -> Result<()> {
         with_pool!(self, |pool, backend| {
             sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The database's real state, cheaply: it answers, and it can write.
+    /// SQLite: a write transaction begins and is rolled back (behind the
+    /// write queue; fails when the file is read-only or the disk is
+    /// broken). PostgreSQL: not in recovery (a read-only standby), and a
+    /// query answers.
+    pub async fn probe(&self) -> Result<()> {
+        with_pool!(self, |pool, backend| match backend {
+            Backend::Sqlite => {
+                let (_guard, mut tx) = begin_write!(self, pool, backend);
+                // Touch the file for writing without changing anything.
+                sqlx::query("DELETE FROM months WHERE 0")
+                    .execute(&mut *tx)
+                    .await?;
+                tx.rollback().await?;
+            }
+            Backend::Postgres => {
+                let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+                    .fetch_one(pool)
+                    .await?;
+                if standby {
+                    return Err(StorageError::Corrupt(
+                        "the database is a read-only standby".into(),
+                    ));
+                }
+            }
         });
         Ok(())
     }
@@ -402,6 +471,49 @@ pub fn timestamp_text(t: chrono::DateTime<chrono::FixedOffset>) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// A transaction that SQLite ended underneath the driver (as it does
+    /// after an I/O error or a full disk at COMMIT) leaves the driver's
+    /// connection "inside a transaction" for good: its next BEGIN fails
+    /// with "attempted to call begin_with at non-zero transaction depth".
+    /// The pool must close such a connection, not hand it out again.
+    #[tokio::test]
+    async fn a_connection_left_inside_a_transaction_is_not_reused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("x.db").display());
+        let db = super::Db::connect(&super::ConnectOptions {
+            max_connections: Some(1),
+            ..super::ConnectOptions::new(url)
+        })
+        .await
+        .expect("connect");
+        let super::Inner::Sqlite(pool) = &db.inner else {
+            panic!("sqlite")
+        };
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(pool)
+            .await
+            .expect("table");
+        sqlx::query(
+            "CREATE TRIGGER fault BEFORE INSERT ON t BEGIN SELECT RAISE(ROLLBACK, 'fault'); END",
+        )
+        .execute(pool)
+        .await
+        .expect("trigger");
+        for _ in 0..3 {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.expect("begin");
+            let e = sqlx::query("INSERT INTO t VALUES (1)")
+                .execute(&mut *tx)
+                .await;
+            assert!(e.is_err());
+            assert!(sqlx::Connection::is_in_transaction(&*tx));
+            drop(tx);
+            // The next write transaction on the (only) pooled connection.
+            db.probe()
+                .await
+                .expect("the pool handed out a poisoned connection");
+        }
+    }
+
     #[test]
     fn next_month_rolls_the_year() {
         assert_eq!(super::next_month("2017-05").as_deref(), Some("2017-06"));
