@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load test of `medaid serve`: a fresh database (SQLite file or PostgreSQL),
-# set up with the commands of DESIGN.md §7, one release server, and
+# set up with `medaid hospitals/registry import` and `keys create`, one release server, and
 # benches/load.rs settling distinct generated claims.
 #
 #   benches/load.sh sqlite   [CONCURRENCY] [TOTAL] [PERSONS] [SECONDS]

@@ -80,6 +80,14 @@ async fn sqlite_and_postgres_have_the_same_tables_and_columns() {
         return;
     };
     let pg = postgres_columns(&base).await;
+    // The one designed difference: SQLite keeps the month's sums in tables
+    // maintained by triggers (a statement of a million rows in
+    // milliseconds); PostgreSQL groups the rows instead.
+    let sqlite_only_tables = ["month_cells", "month_layer_cells"];
+    let lite: Columns = lite
+        .into_iter()
+        .filter(|(t, _)| !sqlite_only_tables.contains(&t.as_str()))
+        .collect();
     let only_lite: Vec<_> = lite.difference(&pg).collect();
     let only_pg: Vec<_> = pg.difference(&lite).collect();
     assert!(

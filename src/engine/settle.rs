@@ -1,4 +1,5 @@
-//! The settlement arithmetic (结算), exactly DESIGN.md §4.
+//! The settlement arithmetic (结算), in the order docs/policy-language.md
+//! describes it.
 //!
 //! [`settle`] is a pure function: a compiled policy, a resolved claim, the
 //! person's identity and their accumulators for the year in; every amount
@@ -128,7 +129,7 @@ impl LayerOutcome {
     };
 }
 
-/// Every amount of one settlement (DESIGN.md §4 steps 1–5).
+/// Every amount of one settlement: items, waivers, layers, the patient's share.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Computation {
     pub total: Decimal,

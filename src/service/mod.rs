@@ -430,10 +430,13 @@ impl Service {
             year: p.resolved.year,
             layer_ids: &layer_ids,
         };
+        // The time is read here, on the request's task (whose clock tests
+        // may fix), not on the writer's.
+        let now = storage::now_china();
         let outcome = self
             .db
             .commit_settlement(&key, move |accs| {
-                build_settlement(&p, &c, accs, &claim_json, &claim_hash)
+                build_settlement(&p, &c, accs, &claim_json, &claim_hash, now)
             })
             .await?;
         match outcome {
@@ -696,12 +699,12 @@ fn build_settlement(
     accs: &[Accumulator],
     claim_json: &str,
     claim_hash: &str,
+    now: chrono::DateTime<chrono::FixedOffset>,
 ) -> Result<NewSettlement, StorageError> {
     let comp = engine::settle(p.policy(), &p.resolved, p.identity, accs)
         .map_err(|e| StorageError::Refused(e.for_claim(&c.claim_id)))?;
     let mut answer = Answer::build(p.policy(), c, p.resolved.year, &comp);
     let id = new_id();
-    let now = storage::now_china();
     answer.settlement_id = Some(id.clone());
     answer.status = Some("settled".into());
     answer.settled_at = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false));

@@ -388,7 +388,14 @@ impl Service {
                 .iter()
                 .map(|k| accs.get(&(year, k.clone())).copied().unwrap_or_default())
                 .collect();
-            let new = build_settlement(p, c, &layer_accs, &s.claim_json, &s.claim_hash)?;
+            let new = build_settlement(
+                p,
+                c,
+                &layer_accs,
+                &s.claim_json,
+                &s.claim_hash,
+                storage::now_china(),
+            )?;
             for l in &new.layers {
                 let a = accs.entry((year, l.layer_id.clone())).or_default();
                 a.deductible_used += from_fen(l.deductible);
