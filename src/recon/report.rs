@@ -20,11 +20,11 @@
 //!   (see [`protect`]); one table per file — a report of several tables is
 //!   written as titled sections on stdout, as one file per table by the CLI
 //!   and as a ZIP of them over HTTP.
-//! - XLSX: one sheet per table (Chinese sheet names) and a 报表说明 sheet:
-//!   a title row, a row with region, month and print time, the header (it
-//!   repeats on every printed page), data with borders, `#,##0.00`, 合计
-//!   rows, then 制表/审核/负责人; landscape A4, fitted to the page width;
-//!   column widths from the widest cell.
+//! - XLSX: one sheet per table (Chinese sheet names): a title row, a row
+//!   with region, month, the other parameters and the print time, the
+//!   header (it repeats on every printed page), data with borders,
+//!   `#,##0.00`, 合计 rows, then 制表/审核/负责人; landscape A4, fitted to
+//!   the page width; column widths from the widest cell.
 //! - With [`RenderOptions::ids`] (`--ids`, `?ids=true`) CSV is plain UTF-8
 //!   with the column keys as header and ids as values, for scripts; XLSX
 //!   then has the keys as header.
@@ -570,6 +570,19 @@ impl Report {
             if let Some(h) = self.param_value("hospital") {
                 sub.push(format!("医疗机构：{}", opts.names.hospital_scope(&h)));
             }
+            // The report's other parameters (period end, disease group,
+            // check result, …) in words.
+            for (k, v) in &self.params {
+                if matches!(k.as_str(), "month" | "hospital") || v.is_empty() {
+                    continue;
+                }
+                let (k, v) = if opts.ids {
+                    (k.clone(), v.clone())
+                } else {
+                    (param_label(k).to_string(), opts.names.param_value(k, v))
+                };
+                sub.push(format!("{k}：{v}"));
+            }
             sub.push(format!("打印时间：{printed}"));
             sub.push("金额单位：元".into());
             ws.write_string_with_format(1, 0, sub.join("　　"), &sub_f)?;
@@ -650,8 +663,9 @@ impl Report {
             ws.set_margins(0.4, 0.4, 0.5, 0.6, 0.3, 0.3);
             ws.set_footer("&C第 &P 页，共 &N 页");
         }
-        // What the report is: its parameters in words.
-        {
+        // For scripts, a sheet of the parameters; people find them in
+        // each sheet's second row (and a workbook prints as its tables).
+        if opts.ids {
             let ws = wb.add_worksheet();
             ws.set_name(sheet_name(
                 if opts.ids { "report" } else { "报表说明" },
@@ -811,6 +825,11 @@ impl Names {
             ("status" | "result", "conflict") => "信息不一致",
             ("status", "open") => "未结账",
             ("status", "closed") => "已结账",
+            ("ledger", "waivers") => "七免一减",
+            ("ledger", "major-disease") => "大病救治",
+            ("ledger", "floor") => "兜底保障",
+            ("mode", "preview") => "预览（未执行）",
+            ("mode", "confirmed") => "已执行",
             ("action", "close") => "结账",
             ("action", "reopen") => "重新开账",
             ("category" | "primary_category" | "categories", c) => {
@@ -879,6 +898,14 @@ fn param_label(k: &str) -> &str {
         "kind" => "类型",
         "status" => "状态",
         "persons" => "人员",
+        "period" => "期间",
+        "ledger" => "台账",
+        "mode" => "方式",
+        "settlements" => "结算笔数",
+        "fields" => "比对项目",
+        "closed_at" => "结账时间",
+        "a" => "甲名单",
+        "b" => "乙名单",
         _ => k,
     }
 }
@@ -1335,7 +1362,7 @@ mod tests {
         let (r, opts) = people();
         let b = r.render_with(Format::Xlsx, &opts).unwrap();
         let mut wb = Xlsx::new(std::io::Cursor::new(b)).unwrap();
-        assert_eq!(wb.sheet_names(), ["按救助对象类别", "报表说明"]);
+        assert_eq!(wb.sheet_names(), ["按救助对象类别"]);
         let range = wb.worksheet_range("按救助对象类别").unwrap();
         let cell = |r: u32, c: u32| range.get_value((r, c)).cloned().unwrap_or(Data::Empty);
         assert_eq!(
