@@ -35,6 +35,8 @@
 //! `docs/ARCHITECTURE.md`); the README
 //! shows how to run everything.
 
+#![recursion_limit = "256"] // the OpenAPI examples of the national interface are long json! literals
+
 pub mod cli;
 pub mod engine;
 pub mod http;

@@ -494,6 +494,25 @@ fn check_totals_exits_1_on_a_difference() {
         &["reconcile", "status", "--month", "2017-05", "-f", "csv"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
+    // For people (issue 11): BOM, Chinese headers and words, the month
+    // protected from Excel's date conversion.
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.starts_with('\u{feff}'), "{text}");
+    assert!(text.contains("\t2017-05,未结账"), "{text}");
+    // For scripts: --ids keeps the machine values.
+    let o = medaid(
+        d,
+        &[
+            "reconcile",
+            "status",
+            "--month",
+            "2017-05",
+            "-f",
+            "csv",
+            "--ids",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("2017-05,open"));
 }
 

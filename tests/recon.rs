@@ -223,7 +223,7 @@ async fn statements_equal_the_sums_of_the_answers(app: TestApp) {
         assert_eq!(owed, money(&net["fund_paid"]));
         // Every format carries the same figures.
         let total = fmt2(money(&net["total"]));
-        for f in ["csv", "xml"] {
+        for f in ["csv&table=summary", "xml"] {
             let r = app
                 .get(
                     &format!("/v1/reconciliation/{m}/statement?format={f}"),
@@ -233,7 +233,7 @@ async fn statements_equal_the_sums_of_the_answers(app: TestApp) {
             assert_eq!(r.status, 200);
             assert!(r.text.contains(&total), "{f}: {total} missing");
         }
-        let x = app
+        let resp = app
             .client
             .get(format!(
                 "{}/v1/reconciliation/{m}/statement?format=xlsx",
@@ -242,11 +242,52 @@ async fn statements_equal_the_sums_of_the_answers(app: TestApp) {
             .bearer_auth(&app.centre)
             .send()
             .await
+            .unwrap();
+        let disposition = resp.headers()["content-disposition"]
+            .to_str()
             .unwrap()
-            .bytes()
+            .to_string();
+        assert!(
+            disposition.contains(&format!("filename=\"statement-{m}.xlsx\"")),
+            "{disposition}"
+        );
+        assert!(disposition.contains("filename*=UTF-8''"), "{disposition}");
+        let x = resp.bytes().await.unwrap();
+        assert!(x.starts_with(b"PK"));
+        // Read back as a spreadsheet program does (issue 11): Chinese sheet
+        // names, hospital names from the directory, no machine ids.
+        {
+            use calamine::{Reader, Xlsx};
+            let mut wb = Xlsx::new(std::io::Cursor::new(x.to_vec())).unwrap();
+            let names = wb.sheet_names();
+            assert!(names.contains(&"按救助对象类别".to_string()), "{names:?}");
+            assert!(names.contains(&"按医疗机构".to_string()), "{names:?}");
+            let by_h = wb.worksheet_range("按医疗机构").unwrap();
+            let cells: Vec<String> = by_h.rows().flatten().map(|d| d.to_string()).collect();
+            assert!(
+                cells.iter().any(|c| c.contains(&m.to_string())),
+                "month in the title"
+            );
+            assert!(cells.iter().any(|c| c == "医疗机构名称"), "{cells:?}");
+            assert!(cells.iter().any(|c| c.starts_with("结算合计")), "{cells:?}");
+            assert!(
+                !cells.iter().any(|c| c == "settlement" || c == "count"),
+                "{cells:?}"
+            );
+        }
+        // A CSV of several tables is one file per table, in a ZIP.
+        let z = app
+            .client
+            .get(format!(
+                "{}/v1/reconciliation/{m}/statement?format=csv",
+                app.base
+            ))
+            .bearer_auth(&app.centre)
+            .send()
             .await
             .unwrap();
-        assert!(x.starts_with(b"PK"));
+        assert_eq!(z.headers()["content-type"], "application/zip");
+        assert!(z.bytes().await.unwrap().starts_with(b"PK"));
         // The month sums equal a recomputation from the rows.
         let month: Month = m.parse().unwrap();
         assert_eq!(
@@ -410,7 +451,7 @@ async fn planted_differences_are_found_exactly(app: TestApp) {
     two_months(&svc).await;
     let r = app
         .get(
-            "/v1/reconciliation/2017-05/details?hospital=H0002&format=csv",
+            "/v1/reconciliation/2017-05/details?hospital=H0002&format=csv&ids=true",
             Some(&app.centre),
         )
         .await;

@@ -281,13 +281,58 @@ fn writes_csv_tables_and_a_self_contained_html_report() {
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert_eq!(
         page.matches("<svg").count(),
-        5,
-        "payers, gap, two monthly charts, out of pocket"
+        8,
+        "payers, gap, two monthly charts, the scenario's change by month, category and level, out of pocket"
     );
+    // The conclusion in one sentence at the top (issue 11).
+    let top = &page[..page.find("<h2>").unwrap()];
+    assert!(top.contains("方案使医疗救助支出增加"), "headline missing");
+    assert!(top.contains("90% 区间"), "headline without its interval");
+    assert!(
+        top.contains("较预算缺口") || top.contains("较预算结余"),
+        "headline without the budget"
+    );
+    assert!(
+        !page.contains("缺口 <span class=\"neg\">-"),
+        "a surplus reads as a negative gap"
+    );
+    // Chart text stays readable: no font under 12 px.
+    for size in page.split("font-size=\"").skip(1) {
+        let n: f64 = size.split('"').next().unwrap().parse().unwrap_or(99.0);
+        assert!(n >= 12.0, "chart text of {n} px");
+    }
     for banned in ["<script", "src=\"http", "href=\"http", "@import", "url("] {
         assert!(!page.contains(banned), "external resource: {banned}");
     }
+    // For people (issue 11): BOM, Chinese headers and names, the same
+    // writer as the reconciliation reports.
     let layers = std::fs::read_to_string(csv.join("layers.csv")).unwrap();
+    assert!(layers.starts_with("\u{feff}角色,政策,支付层,"), "{layers}");
+    assert!(
+        layers
+            .lines()
+            .any(|l| l.starts_with("方案,wolong-2017-aid75,aid,")),
+        "{layers}"
+    );
+    // For scripts: --ids keeps the keys and ids.
+    let ids = dir.path().join("ids");
+    let out = run(&[
+        "simulate",
+        "--baseline",
+        fixture("fixtures/policies/wolong-2017.toml")
+            .to_str()
+            .unwrap(),
+        "--scenario",
+        fixture("fixtures/scenarios/wolong-2017-aid75.toml")
+            .to_str()
+            .unwrap(),
+        "--csv-dir",
+        ids.to_str().unwrap(),
+        "--ids",
+        claims.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let layers = std::fs::read_to_string(ids.join("layers.csv")).unwrap();
     assert!(layers.starts_with("role,policy_id,layer_id,"));
     assert!(layers
         .lines()

@@ -4,7 +4,7 @@
 //! JSON, CSV, XML or XLSX (`--format`, or the output file's extension).
 
 use crate::recon::ledger::LedgerKind;
-use crate::recon::report::{Format, Report};
+use crate::recon::report::{Format, RenderOptions, Report};
 use crate::recon::Month;
 use crate::service::recon::MonthError;
 use crate::service::Service;
@@ -21,16 +21,41 @@ pub struct OutputArgs {
     /// json, csv, xml or xlsx (default: from --output's extension, else json).
     #[arg(long, short)]
     pub format: Option<Format>,
-    /// Write to this file instead of stdout.
+    /// Write to this file instead of stdout. A CSV report of several tables
+    /// becomes one file per table: FILE-<table>.csv.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
     /// Only this table of the report (a plain CSV).
     #[arg(long)]
     pub table: Option<String>,
+    /// CSV and XLSX with machine ids and column keys, for scripts (no
+    /// names, no byte-order mark, no 合计 rows).
+    #[arg(long)]
+    pub ids: bool,
 }
 
 impl OutputArgs {
+    /// Write `report` with the names of `s`'s policies and directory.
+    pub async fn write_from(&self, s: &Service, report: &Report) -> anyhow::Result<()> {
+        let hospital = report.param_value("hospital");
+        let opts = s
+            .render_options(hospital.as_deref().filter(|h| *h != "all"), self.ids)
+            .await?;
+        self.write_with(report, &opts)
+    }
+
+    /// Write `report` without a database (ids where no names are known).
     pub fn write(&self, report: &Report) -> anyhow::Result<()> {
+        self.write_with(
+            report,
+            &RenderOptions {
+                ids: self.ids,
+                ..RenderOptions::default()
+            },
+        )
+    }
+
+    fn write_with(&self, report: &Report, opts: &RenderOptions) -> anyhow::Result<()> {
         let format = self
             .format
             .or_else(|| self.output.as_deref().and_then(Format::from_path))
@@ -39,7 +64,20 @@ impl OutputArgs {
             Some(t) => report.only_table(t)?,
             None => report.clone(),
         };
-        let bytes = report.render(format)?;
+        if let (Format::Csv, Some(p), true) = (format, &self.output, report.tables.len() > 1) {
+            // One table per file: FILE-<table>.csv.
+            let stem = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            for (name, bytes) in report.csv_files(opts)? {
+                let f = p.with_file_name(format!("{stem}-{name}.csv"));
+                std::fs::write(&f, bytes).with_context(|| f.display().to_string())?;
+                eprintln!("wrote {}", f.display());
+            }
+            return Ok(());
+        }
+        let bytes = report.render_with(format, opts)?;
         match &self.output {
             Some(p) => std::fs::write(p, bytes).with_context(|| p.display().to_string())?,
             None => {
@@ -279,7 +317,12 @@ pub async fn run(cmd: ReconcileCommand) -> anyhow::Result<ExitCode> {
                 }
                 eprintln!("verified: the month sums equal the settlement rows");
             }
-            ok(out.write(&s.statement(month.month, month.hospital.as_deref()).await?))
+            ok(out
+                .write_from(
+                    &s,
+                    &s.statement(month.month, month.hospital.as_deref()).await?,
+                )
+                .await)
         }
         ReconcileCommand::CheckTotals {
             month,
@@ -292,7 +335,7 @@ pub async fn run(cmd: ReconcileCommand) -> anyhow::Result<ExitCode> {
             let report = s
                 .check_totals(month.month, month.hospital.as_deref(), &body)
                 .await?;
-            out.write(&report)?;
+            out.write_from(&s, &report).await?;
             Ok(check_exit(&report))
         }
         ReconcileCommand::CheckDetails {
@@ -306,23 +349,36 @@ pub async fn run(cmd: ReconcileCommand) -> anyhow::Result<ExitCode> {
             let report = s
                 .check_details(month.month, month.hospital.as_deref(), &body)
                 .await?;
-            out.write(&report)?;
+            out.write_from(&s, &report).await?;
             Ok(check_exit(&report))
         }
         ReconcileCommand::Details { month, svc, out } => {
             let s = svc.service().await?;
-            ok(out.write(&s.details(month.month, month.hospital.as_deref()).await?))
+            ok(out
+                .write_from(
+                    &s,
+                    &s.details(month.month, month.hospital.as_deref()).await?,
+                )
+                .await)
         }
         ReconcileCommand::Clearing { month, svc, out } => {
             let s = svc.service().await?;
-            ok(out.write(&s.clearing(month.month, month.hospital.as_deref()).await?))
+            ok(out
+                .write_from(
+                    &s,
+                    &s.clearing(month.month, month.hospital.as_deref()).await?,
+                )
+                .await)
         }
         ReconcileCommand::Disbursement { month, svc, out } => {
             let s = svc.service().await?;
-            ok(out.write(
-                &s.disbursement(month.month, month.hospital.as_deref())
-                    .await?,
-            ))
+            ok(out
+                .write_from(
+                    &s,
+                    &s.disbursement(month.month, month.hospital.as_deref())
+                        .await?,
+                )
+                .await)
         }
         ReconcileCommand::Ledger {
             kind,
@@ -334,16 +390,19 @@ pub async fn run(cmd: ReconcileCommand) -> anyhow::Result<ExitCode> {
         } => {
             let s = svc.service().await?;
             let to = to.unwrap_or(month.month);
-            ok(out.write(
-                &s.ledger(
-                    kind,
-                    month.month,
-                    to,
-                    month.hospital.as_deref(),
-                    group.as_deref(),
+            ok(out
+                .write_from(
+                    &s,
+                    &s.ledger(
+                        kind,
+                        month.month,
+                        to,
+                        month.hospital.as_deref(),
+                        group.as_deref(),
+                    )
+                    .await?,
                 )
-                .await?,
-            ))
+                .await)
         }
         ReconcileCommand::Close { month, by, svc } => {
             let s = svc.service().await?;
@@ -378,7 +437,7 @@ pub async fn run(cmd: ReconcileCommand) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&st)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            ok(out.write(&status_report(&st)))
+            ok(out.write_from(&s, &status_report(&st)).await)
         }
     }
 }
@@ -451,5 +510,5 @@ pub async fn registry_resettle(
              counts as none; `medaid registry import` warns about those)"
         );
     }
-    out.write(&report)
+    out.write_from(&s, &report).await
 }

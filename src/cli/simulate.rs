@@ -78,9 +78,13 @@ pub struct SimulateArgs {
     /// output is asked for).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Write CSV tables into this directory.
+    /// Write CSV tables into this directory (for people: Chinese headers,
+    /// UTF-8 with a byte-order mark).
     #[arg(long, value_name = "DIR")]
     pub csv_dir: Option<PathBuf>,
+    /// CSV tables with the column keys and machine ids, for scripts.
+    #[arg(long)]
+    pub ids: bool,
     /// Write the self-contained HTML report here.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
@@ -342,8 +346,12 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(dir) = &a.csv_dir {
-        crate::sim::report::write_csv(&report, dir)
-            .with_context(|| format!("{}: cannot write CSV tables", dir.display()))?;
+        if a.ids {
+            crate::sim::report::write_csv_ids(&report, dir)
+        } else {
+            crate::sim::report::write_csv(&report, dir)
+        }
+        .with_context(|| format!("{}: cannot write CSV tables", dir.display()))?;
     }
     if let Some(path) = &a.html {
         let mut w = create(path)?;

@@ -10,9 +10,11 @@
 pub mod answer;
 pub mod book;
 pub mod claim;
+pub mod nhsa;
 pub mod policy;
 pub mod settle;
 mod toml_tree;
+pub mod words;
 
 pub use answer::{Answer, NhsaAnswer};
 pub use claim::{Claim, ClaimError, Identity, ResolvedClaim};

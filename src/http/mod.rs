@@ -182,7 +182,8 @@ impl View {
 }
 
 /// Respond with a stored answer: its bytes as they are, or its national
-/// view.
+/// view (the 2304 envelope; the settlement handlers add the person's name
+/// and insurance type).
 pub fn answer_response(status: StatusCode, answer_json: String, view: View) -> Response {
     let (body, media) = match view {
         View::Standard => (answer_json, "application/json"),
@@ -190,8 +191,11 @@ pub fn answer_response(status: StatusCode, answer_json: String, view: View) -> R
             let nhsa = serde_json::from_str::<crate::engine::Answer>(&answer_json)
                 .map_err(|e| e.to_string())
                 .and_then(|a| {
-                    serde_json::to_string(&crate::engine::NhsaAnswer::from_answer(&a))
-                        .map_err(|e| e.to_string())
+                    serde_json::to_string(&crate::engine::nhsa::answer_2304(
+                        &a,
+                        &crate::engine::nhsa::NhsaPerson::default(),
+                    ))
+                    .map_err(|e| e.to_string())
                 });
             match nhsa {
                 Ok(b) => (

@@ -12,7 +12,7 @@ use super::auth::Caller;
 use super::error::{ApiError, Problem};
 use super::{json_response, read_text, ApiContext};
 use crate::recon::ledger::LedgerKind;
-use crate::recon::report::{Format, Report};
+use crate::recon::report::{Format, RenderOptions, Report};
 use crate::recon::Month;
 use crate::service::keys::Role;
 use crate::service::recon::MonthError;
@@ -60,6 +60,8 @@ pub struct ReportQuery {
     pub group: Option<String>,
     /// Re-settlement preview: comma-separated person ids.
     pub person: Option<String>,
+    /// CSV and XLSX with machine ids and keys (for scripts).
+    pub ids: Option<bool>,
 }
 
 fn month_of(s: &str) -> Result<Month, ApiError> {
@@ -114,7 +116,8 @@ fn format_of(q: &ReportQuery, headers: &HeaderMap) -> Result<Format, ApiError> {
     })
 }
 
-fn report_response(
+async fn report_response(
+    ctx: &ApiContext,
     report: Report,
     q: &ReportQuery,
     headers: &HeaderMap,
@@ -126,21 +129,78 @@ fn report_response(
             .map_err(|e| ApiError::bad_request("table", e.to_string()))?,
         None => report,
     };
-    let bytes = report.render(format).map_err(|e| {
+    let opts = match format {
+        Format::Csv | Format::Xlsx => {
+            let hospital = report.param_value("hospital");
+            ctx.service
+                .render_options(
+                    hospital.as_deref().filter(|h| *h != "all"),
+                    q.ids.unwrap_or(false),
+                )
+                .await?
+        }
+        _ => RenderOptions::default(),
+    };
+    let failed = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "report does not render");
         ApiError::internal()
-    })?;
+    };
+    // One table per CSV file: several tables come as a ZIP of them.
+    let (bytes, media, ext) = if format == Format::Csv && report.tables.len() > 1 {
+        let files = report.csv_files(&opts).map_err(|e| failed(&e))?;
+        (
+            zip_files(&report, files).map_err(|e| failed(&e))?,
+            "application/zip",
+            "zip",
+        )
+    } else {
+        let b = report.render_with(format, &opts).map_err(|e| failed(&e))?;
+        (b, format.content_type(), format.extension())
+    };
     let mut resp = (StatusCode::OK, bytes).into_response();
-    if let Ok(v) = HeaderValue::from_str(format.content_type()) {
+    if let Ok(v) = HeaderValue::from_str(media) {
         resp.headers_mut().insert(header::CONTENT_TYPE, v);
     }
-    if format == Format::Xlsx {
-        let name = format!("attachment; filename=\"{}.xlsx\"", report.kind);
-        if let Ok(v) = HeaderValue::from_str(&name) {
+    if matches!(format, Format::Csv | Format::Xlsx) {
+        let ascii = report.file_name(ext);
+        let words = report.display_file_name(ext, &opts);
+        let value = format!(
+            "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+            percent_encode(&words)
+        );
+        if let Ok(v) = HeaderValue::from_str(&value) {
             resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
         }
     }
     Ok(resp)
+}
+
+/// RFC 5987 encoding of a file name.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A ZIP of one CSV per table, named `<report file>-<table>.csv`.
+fn zip_files(report: &Report, files: Vec<(String, Vec<u8>)>) -> zip::result::ZipResult<Vec<u8>> {
+    use std::io::Write as _;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stem = report.file_name("csv");
+    let stem = stem.trim_end_matches(".csv");
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in files {
+        w.start_file(format!("{stem}-{}.csv", name.replace('_', "-")), opts)?;
+        w.write_all(&bytes)?;
+    }
+    Ok(w.finish()?.into_inner())
 }
 
 fn month_error(month: Month, e: MonthError) -> ApiError {
@@ -200,7 +260,7 @@ pub async fn statement(
     let m = month_of(&month)?;
     let h = scope(&caller, &q)?;
     let r = ctx.service.statement(m, h.as_deref()).await?;
-    report_response(r, &q, &headers)
+    report_response(&ctx, r, &q, &headers).await
 }
 
 #[utoipa::path(get, path = "/v1/reconciliation/{month}/details", tag = "reconciliation",
@@ -226,7 +286,7 @@ pub async fn details(
     let m = month_of(&month)?;
     let h = scope(&caller, &q)?;
     let r = ctx.service.details(m, h.as_deref()).await?;
-    report_response(r, &q, &headers)
+    report_response(&ctx, r, &q, &headers).await
 }
 
 #[utoipa::path(get, path = "/v1/reconciliation/{month}/clearing", tag = "reconciliation",
@@ -252,7 +312,7 @@ pub async fn clearing(
     let m = month_of(&month)?;
     let h = scope(&caller, &q)?;
     let r = ctx.service.clearing(m, h.as_deref()).await?;
-    report_response(r, &q, &headers)
+    report_response(&ctx, r, &q, &headers).await
 }
 
 #[utoipa::path(get, path = "/v1/reconciliation/{month}/disbursement", tag = "reconciliation",
@@ -278,7 +338,7 @@ pub async fn disbursement(
     centre_only(&caller)?;
     let m = month_of(&month)?;
     let r = ctx.service.disbursement(m, q.hospital.as_deref()).await?;
-    report_response(r, &q, &headers)
+    report_response(&ctx, r, &q, &headers).await
 }
 
 #[utoipa::path(get, path = "/v1/reconciliation/{month}/ledgers/{kind}", tag = "reconciliation",
@@ -317,7 +377,7 @@ pub async fn ledger(
         .service
         .ledger(kind, m, to, q.hospital.as_deref(), q.group.as_deref())
         .await?;
-    report_response(r, &q, &headers)
+    report_response(&ctx, r, &q, &headers).await
 }
 
 #[utoipa::path(post, path = "/v1/reconciliation/{month}/check-totals", tag = "reconciliation",
@@ -349,7 +409,7 @@ pub async fn check_totals(
         .service
         .check_totals(m, h.as_deref(), text.as_bytes())
         .await?;
-    report_response(r, &q, &headers)
+    report_response(&ctx, r, &q, &headers).await
 }
 
 #[utoipa::path(post, path = "/v1/reconciliation/{month}/check-details", tag = "reconciliation",
@@ -381,7 +441,7 @@ pub async fn check_details(
         .service
         .check_details(m, h.as_deref(), text.as_bytes())
         .await?;
-    report_response(r, &q, &headers)
+    report_response(&ctx, r, &q, &headers).await
 }
 
 #[utoipa::path(post, path = "/v1/reconciliation/{month}/close", tag = "reconciliation",
@@ -474,6 +534,7 @@ struct MatchBody {
     ),
     security(("bearer" = [])))]
 pub async fn roster_match(
+    State(ctx): State<ApiContext>,
     caller: Caller,
     Query(q): Query<ReportQuery>,
     headers: HeaderMap,
@@ -497,7 +558,7 @@ pub async fn roster_match(
         b.b_name.as_deref().unwrap_or("B"),
         b.on,
     );
-    report_response(r, &q, &headers)
+    report_response(&ctx, r, &q, &headers).await
 }
 
 #[utoipa::path(get, path = "/v1/registry/resettlements", tag = "reconciliation",
@@ -528,7 +589,7 @@ pub async fn resettle_preview(
         .map(str::to_string)
         .collect();
     let r = ctx.service.resettle_preview(&persons).await?;
-    report_response(r, &q, &headers)
+    report_response(&ctx, r, &q, &headers).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -562,7 +623,7 @@ pub async fn resettle_confirm(
         ApiError::bad_request("", format!("expected {{\"persons\": [...]}}: {e}"))
     })?;
     let r = ctx.service.resettle_confirm(&b.persons).await?;
-    report_response(r, &q, &headers)
+    report_response(&ctx, r, &q, &headers).await
 }
 
 /// A report (JSON form): its tables, each with named columns and rows.

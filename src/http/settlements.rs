@@ -4,8 +4,11 @@
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
 use super::limits::Deadline;
-use super::openapi::{AnswerDoc, ClaimDoc, SettlementList, SettlementSummary};
-use super::{answer_response, json_response, read_text, ApiContext, View};
+use super::openapi::{
+    AnswerDoc, ClaimDoc, Nhsa2304Doc, NhsaErrorDoc, NhsaRequestDoc, SettlementList,
+    SettlementSummary,
+};
+use super::{answer_response, json_response, read_text, ApiContext, View, NHSA_MEDIA_TYPE};
 use crate::engine::Claim;
 use crate::money::{fmt2, from_fen};
 use crate::service::{parse_claim, ServiceError};
@@ -27,6 +30,8 @@ pub fn router() -> Router<ApiContext> {
         .route("/v1/settlements/{id}", get(read))
         .route("/v1/settlements/{id}/cancel", post(cancel))
         .route("/v1/settlements/{id}/slip", get(slip))
+        .route("/v1/nhsa/2304", post(nhsa_settle))
+        .route("/v1/nhsa/2303", post(nhsa_preview))
 }
 
 /// `?view=nhsa` answers in the national platform's names.
@@ -99,20 +104,41 @@ fn is_xml(headers: &HeaderMap, body: &str) -> Result<bool, ApiError> {
 pub async fn settle(
     State(ctx): State<ApiContext>,
     deadline: Option<Extension<Deadline>>,
-    caller: Caller,
+    caller: Result<Caller, ApiError>,
     q: Result<Query<ViewQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
+) -> Response {
+    let platform = is_platform_request(&headers);
+    let nhsa = platform || wants_nhsa(&q, &headers);
+    let media = nhsa_media(platform, &headers);
+    let deadline = deadline.map(|Extension(d)| d);
+    match settle_inner(&ctx, deadline, caller, q, &headers, body, platform).await {
+        Ok(r) => r,
+        Err(e) if nhsa => nhsa_error(e, platform, media),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn settle_inner(
+    ctx: &ApiContext,
+    deadline: Option<Deadline>,
+    caller: Result<Caller, ApiError>,
+    q: Result<Query<ViewQuery>, QueryRejection>,
+    headers: &HeaderMap,
+    body: Body,
+    platform: bool,
 ) -> Result<Response, ApiError> {
-    let (hospital, view, claim) = claim_request(&caller, q, &headers, body)
+    let caller = caller?;
+    let (hospital, view, claim) = claim_request(ctx, &caller, q, headers, body, platform)
         .await
         .inspect_err(|_| ctx.metrics.outcome("settle", "rejected"))?;
+    let insutype = claim.insurance_type.clone();
     // Run to completion even if the client goes away: a settlement either
     // commits whole or not at all, and the retry finds it.
     let service = ctx.service.clone();
     // Within the request's deadline: past it the transaction is dropped
     // (rolled back) and the answer is 503, nothing written.
-    let deadline = deadline.map(|Extension(d)| d);
     let result =
         tokio::spawn(
             async move { Deadline::run(deadline, service.settle(claim, &hospital)).await },
@@ -132,7 +158,7 @@ pub async fn settle(
             } else {
                 StatusCode::OK
             };
-            let mut resp = answer_response(status, s.answer_json, view);
+            let mut resp = respond(ctx, status, s.answer_json, view, insutype).await;
             if let Ok(v) = HeaderValue::from_str(&format!("/v1/settlements/{}", s.settlement_id)) {
                 resp.headers_mut().insert(header::LOCATION, v);
             }
@@ -156,6 +182,163 @@ pub async fn settle(
     }
 }
 
+/// Whether the body is a national-platform request (2301/2304 style):
+/// `Content-Type: application/vnd.nhsa+json`.
+fn is_platform_request(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case(NHSA_MEDIA_TYPE)
+        })
+        .unwrap_or(false)
+}
+
+/// Whether the caller asked for the national view (`?view=nhsa` or
+/// `Accept: application/vnd.nhsa+json`), judged before anything else so
+/// that even a refusal comes in the platform's envelope.
+fn wants_nhsa(q: &Result<Query<ViewQuery>, QueryRejection>, headers: &HeaderMap) -> bool {
+    match q {
+        Ok(Query(v)) if v.view.is_some() => v.view.as_deref() == Some("nhsa"),
+        _ => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains(NHSA_MEDIA_TYPE)),
+    }
+}
+
+/// The media type of a national answer: the platform's own when the
+/// request used it (Content-Type or Accept), else JSON.
+fn nhsa_media(platform: bool, headers: &HeaderMap) -> &'static str {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if platform || accept.contains(NHSA_MEDIA_TYPE) {
+        NHSA_MEDIA_TYPE
+    } else {
+        "application/json"
+    }
+}
+
+/// A refusal in the platform's envelope: `infcode` -1, a Chinese message
+/// naming the fields (in the platform's names when the request was a
+/// platform request), the HTTP status kept.
+fn nhsa_error(e: ApiError, platform: bool, media: &'static str) -> Response {
+    let what = match e.status.as_u16() {
+        400 => "报文无法解析",
+        401 => "未提供密钥或密钥无效",
+        403 => "无权办理",
+        404 => "未找到该结算",
+        409 => "该就诊ID已用于另一笔不同的结算",
+        413 => "报文过大",
+        415 => "不支持的报文类型",
+        422 => "结算信息有误",
+        503 => "系统繁忙，未写入任何数据，请稍后重试",
+        500 => "系统内部错误",
+        _ => "请求被拒绝",
+    };
+    let mut parts: Vec<String> = e
+        .errors
+        .iter()
+        .map(|f| {
+            let path = if platform {
+                crate::engine::nhsa::request_path(&f.path)
+            } else {
+                f.path.clone()
+            };
+            if path.is_empty() {
+                f.message.clone()
+            } else {
+                format!("{path}：{}", f.message)
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        if let Some(d) = &e.detail {
+            parts.push(d.clone());
+        }
+    }
+    let msg = if parts.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}：{}", parts.join("；"))
+    };
+    let body = serde_json::to_vec(&crate::engine::nhsa::error_2304(msg))
+        .unwrap_or_else(|_| b"{\"infcode\":-1,\"err_msg\":\"\"}".to_vec());
+    let mut resp = (e.status, body).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    if e.status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"medaid\""),
+        );
+    }
+    resp
+}
+
+/// Answer `answer_json` in `view`: as stored, or in the platform's 2304
+/// envelope with the person's registry name, the claim's insurance type
+/// and the policy's region.
+async fn respond(
+    ctx: &ApiContext,
+    status: StatusCode,
+    answer_json: String,
+    view: View,
+    insutype: Option<String>,
+) -> Response {
+    if view == View::Standard {
+        return answer_response(status, answer_json, view);
+    }
+    let a: crate::engine::Answer = match serde_json::from_str(&answer_json) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, "stored answer does not parse");
+            return ApiError::internal().into_response();
+        }
+    };
+    let person = crate::engine::nhsa::NhsaPerson {
+        name: ctx
+            .service
+            .db
+            .person_name(&a.person_id)
+            .await
+            .ok()
+            .flatten(),
+        insutype,
+        region: ctx
+            .service
+            .policies
+            .iter()
+            .find(|p| p.id == a.policy_id)
+            .map(|p| p.region.clone()),
+    };
+    let media = if view == View::NhsaMedia {
+        NHSA_MEDIA_TYPE
+    } else {
+        "application/json"
+    };
+    let body = crate::engine::nhsa::answer_2304(&a, &person);
+    let mut resp = super::json_response(status, &body);
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    resp
+}
+
+/// The insurance type of a stored claim.
+fn stored_insutype(claim_json: &str) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(claim_json)
+        .ok()?
+        .get("insurance_type")?
+        .as_str()
+        .map(str::to_string)
+}
+
 /// A write stopped at the request's deadline: rolled back.
 fn too_late() -> ApiError {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Timed out, try again").detail(
@@ -166,17 +349,49 @@ fn too_late() -> ApiError {
 /// What settle and preview both read from a request: the caller's hospital,
 /// the answer's view, and the claim (JSON or XML by Content-Type).
 async fn claim_request(
+    ctx: &ApiContext,
     caller: &Caller,
     q: Result<Query<ViewQuery>, QueryRejection>,
     headers: &HeaderMap,
     body: Body,
+    platform: bool,
 ) -> Result<(String, View, Claim), ApiError> {
     let hospital = caller.hospital()?.to_string();
-    let view = View::of(query(q)?.view.as_deref(), headers)?;
+    let view = if platform {
+        View::NhsaMedia
+    } else {
+        View::of(query(q)?.view.as_deref(), headers)?
+    };
     let text = read_text(body).await?;
-    let xml = is_xml(headers, &text)?;
-    let claim = parse_claim(&text, xml)?;
+    let claim = if platform {
+        platform_claim(ctx, &text)?
+    } else {
+        let xml = is_xml(headers, &text)?;
+        parse_claim(&text, xml)?
+    };
     Ok((hospital, view, claim))
+}
+
+/// A 2301/2304-style request read as a claim (`docs/nhsa-interface.md`).
+fn platform_claim(ctx: &ApiContext, text: &str) -> Result<Claim, ApiError> {
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| ApiError::bad_request("", format!("malformed JSON: {e}")))?;
+    let known: Vec<&str> = ctx
+        .service
+        .policies
+        .iter()
+        .flat_map(|p| p.medical_types.iter().map(|(id, _)| id.as_str()))
+        .collect();
+    let insutypes: Vec<&str> = ctx
+        .service
+        .policies
+        .iter()
+        .flat_map(|p| p.insurance_types.iter().map(|(id, _)| id.as_str()))
+        .collect();
+    let claim = crate::engine::nhsa::claim_from_request(&v, &known, &insutypes).map_err(|e| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid claim").field(e.path, e.message)
+    })?;
+    Ok(parse_claim(&claim.to_string(), false)?)
 }
 
 /// Preview a settlement (预结算): the same answer on the current
@@ -193,15 +408,108 @@ async fn claim_request(
     security(("bearer" = [])))]
 pub async fn preview(
     State(ctx): State<ApiContext>,
-    caller: Caller,
+    caller: Result<Caller, ApiError>,
     q: Result<Query<ViewQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
+) -> Response {
+    let platform = is_platform_request(&headers);
+    let nhsa = platform || wants_nhsa(&q, &headers);
+    let media = nhsa_media(platform, &headers);
+    match preview_inner(&ctx, caller, q, &headers, body, platform).await {
+        Ok(r) => r,
+        Err(e) if nhsa => nhsa_error(e, platform, media),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn preview_inner(
+    ctx: &ApiContext,
+    caller: Result<Caller, ApiError>,
+    q: Result<Query<ViewQuery>, QueryRejection>,
+    headers: &HeaderMap,
+    body: Body,
+    platform: bool,
 ) -> Result<Response, ApiError> {
-    let (hospital, view, claim) = claim_request(&caller, q, &headers, body).await?;
+    let caller = caller?;
+    let (hospital, view, claim) = claim_request(ctx, &caller, q, headers, body, platform).await?;
+    let insutype = claim.insurance_type.clone();
     let answer = ctx.service.preview(claim, &hospital).await?;
     let json = serde_json::to_string(&answer).map_err(|_| ApiError::internal())?;
-    Ok(answer_response(StatusCode::OK, json, view))
+    Ok(respond(ctx, StatusCode::OK, json, view, insutype).await)
+}
+
+/// 2304 (结算) in the national platform's shape: a 2301/2304-style
+/// request (`{"infno": "2304", "input": {"data", "feedetail", "diseinfo",
+/// "setldetail"?}}`) settled and committed like `POST /v1/settlements`,
+/// answered as `{"infcode", "err_msg", "output": {"setlinfo",
+/// "setldetail"}}`; refusals too (`infcode` -1, Chinese `err_msg`).
+#[utoipa::path(post, path = "/v1/nhsa/2304", tag = "settlements",
+    request_body(content = NhsaRequestDoc, content_type = "application/vnd.nhsa+json",
+        description = "A 2301/2304-style request (docs/nhsa-interface.md)"),
+    responses(
+        (status = 201, description = "Settled: infcode 0", body = Nhsa2304Doc, content_type = "application/vnd.nhsa+json"),
+        (status = 200, description = "Retry of a settled claim: the stored answer", body = Nhsa2304Doc, content_type = "application/vnd.nhsa+json"),
+        (status = 400, description = "Unreadable request: infcode -1", body = NhsaErrorDoc, content_type = "application/vnd.nhsa+json"),
+        (status = 401, description = "No or bad API key: infcode -1", body = NhsaErrorDoc, content_type = "application/vnd.nhsa+json"),
+        (status = 403, description = "Not a hospital key: infcode -1", body = NhsaErrorDoc, content_type = "application/vnd.nhsa+json"),
+        (status = 409, description = "A different claim under this mdtrt_id: infcode -1", body = NhsaErrorDoc, content_type = "application/vnd.nhsa+json"),
+        (status = 422, description = "Invalid field, named in the platform's names: infcode -1", body = NhsaErrorDoc, content_type = "application/vnd.nhsa+json"),
+        (status = 503, description = "Busy, nothing written; retry: infcode -1", body = NhsaErrorDoc, content_type = "application/vnd.nhsa+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn nhsa_settle(
+    State(ctx): State<ApiContext>,
+    deadline: Option<Extension<Deadline>>,
+    caller: Result<Caller, ApiError>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match settle_inner(
+        &ctx,
+        deadline.map(|Extension(d)| d),
+        caller,
+        Ok(Query(ViewQuery { view: None })),
+        &headers,
+        body,
+        true,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => nhsa_error(e, true, NHSA_MEDIA_TYPE),
+    }
+}
+
+/// 2303 (预结算) in the national platform's shape: as `/v1/nhsa/2304`,
+/// nothing stored.
+#[utoipa::path(post, path = "/v1/nhsa/2303", tag = "settlements",
+    request_body(content = NhsaRequestDoc, content_type = "application/vnd.nhsa+json"),
+    responses(
+        (status = 200, description = "The answer: infcode 0", body = Nhsa2304Doc, content_type = "application/vnd.nhsa+json"),
+        (status = 401, description = "No or bad API key: infcode -1", body = NhsaErrorDoc, content_type = "application/vnd.nhsa+json"),
+        (status = 422, description = "Invalid field: infcode -1", body = NhsaErrorDoc, content_type = "application/vnd.nhsa+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn nhsa_preview(
+    State(ctx): State<ApiContext>,
+    caller: Result<Caller, ApiError>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match preview_inner(
+        &ctx,
+        caller,
+        Ok(Query(ViewQuery { view: None })),
+        &headers,
+        body,
+        true,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => nhsa_error(e, true, NHSA_MEDIA_TYPE),
+    }
 }
 
 /// A settlement's current answer (status `settled` or `cancelled`).
@@ -228,7 +536,8 @@ pub async fn read(
         .map_err(ServiceError::from)?;
     match s {
         Some(s) if caller.can_read(&s.hospital) => {
-            Ok(answer_response(StatusCode::OK, s.current_answer_json, view))
+            let insutype = stored_insutype(&s.claim_json);
+            Ok(respond(&ctx, StatusCode::OK, s.current_answer_json, view, insutype).await)
         }
         _ => Err(ApiError::not_found().detail(format!("no settlement {id:?}"))),
     }
@@ -355,6 +664,7 @@ pub async fn cancel(
     let hospital = caller.hospital()?.to_string();
     let view = View::of(query(q)?.view.as_deref(), &headers)?;
     let service = ctx.service.clone();
+    let id_for_view = id.clone();
     let deadline = deadline.map(|Extension(d)| d);
     let result =
         tokio::spawn(
@@ -367,7 +677,14 @@ pub async fn cancel(
         Ok(c) => {
             ctx.metrics
                 .outcome("cancel", if c.now { "cancelled" } else { "replayed" });
-            Ok(answer_response(StatusCode::OK, c.answer_json, view))
+            let insutype = match view {
+                View::Standard => None,
+                _ => match ctx.service.db.settlement(&id_for_view).await {
+                    Ok(Some(s)) => stored_insutype(&s.claim_json),
+                    _ => None,
+                },
+            };
+            Ok(respond(&ctx, StatusCode::OK, c.answer_json, view, insutype).await)
         }
         Err(e) => {
             ctx.metrics.outcome("cancel", "rejected");
@@ -498,23 +815,54 @@ pub async fn slip(
         .person_name(&s.person_id)
         .await
         .map_err(ServiceError::from)?;
-    let medical_type = ctx
+    let policy = ctx
         .service
         .policies
         .iter()
-        .find(|p| p.id == answer.policy_id)
-        .and_then(|p| {
-            p.medical_types
-                .iter()
-                .find(|(id, _)| *id == answer.medical_type)
+        .find(|p| p.id == answer.policy_id);
+    let label_of = |list: Option<&Vec<(String, String)>>, id: &str| -> String {
+        list.and_then(|l| l.iter().find(|(k, _)| k == id))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let medical_type = policy.map(|p| label_of(Some(&p.medical_types), &answer.medical_type));
+    let level = (!s.level.is_empty()).then(|| label_of(policy.map(|p| &p.levels), &s.level));
+    let categories = s
+        .categories
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(|c| label_of(policy.map(|p| &p.categories), c))
+        .collect::<Vec<_>>()
+        .join("、");
+    let diagnoses = serde_json::from_str::<serde_json::Value>(&s.claim_json)
+        .ok()
+        .and_then(|c| {
+            c.get("diagnoses").and_then(|d| d.as_array()).map(|d| {
+                d.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join("、")
+            })
         })
-        .map(|(_, label)| label.as_str());
+        .filter(|d| !d.is_empty());
     let html = super::slip::render(
         &answer,
         &super::slip::Labels {
             hospital: hospital.as_ref().map(|h| h.name.as_str()),
             person: person_name.as_deref(),
-            medical_type,
+            medical_type: medical_type.as_deref(),
+            level: level.as_deref(),
+            categories: Some(if categories.is_empty() {
+                "无"
+            } else {
+                categories.as_str()
+            }),
+            policy: policy.map(|p| p.name.as_str()).filter(|n| !n.is_empty()),
+            admitted_on: Some(s.admitted_on.as_str()),
+            discharged_on: Some(s.discharged_on.as_str()),
+            diagnoses: diagnoses.as_deref(),
+            cancelled_at: s.cancelled_at.as_deref(),
+            printed_at: None,
         },
     );
     let mut resp = (StatusCode::OK, html).into_response();

@@ -614,6 +614,7 @@ pub fn detail_list_report(
         }
     }
     let mut t = Table::new("details", "结算明细")
+        .with_totals()
         .col("hospital", "医疗机构", ColType::Text)
         .col("claim_id", "就诊流水号", ColType::Text)
         .col("kind", "类型", ColType::Text)

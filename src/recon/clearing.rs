@@ -73,7 +73,8 @@ pub fn clearing_report(cells: &Cells) -> Report {
         .col("fund_code", "基金类型", ColType::Text)
         .col("fund_label", "基金名称", ColType::Text)
         .col("settlements", "笔数", ColType::Int)
-        .col("amount", "应拨付金额", ColType::Money);
+        .col("amount", "应拨付金额", ColType::Money)
+        .with_totals();
     for l in &lines {
         t.push(vec![
             l.hospital.clone().into(),
@@ -98,7 +99,8 @@ pub fn clearing_report(cells: &Cells) -> Report {
         .col("payer_label", "支付方名称", ColType::Text)
         .col("fund_code", "基金类型", ColType::Text)
         .col("fund_label", "基金名称", ColType::Text)
-        .col("amount", "应拨付金额", ColType::Money);
+        .col("amount", "应拨付金额", ColType::Money)
+        .with_totals();
     for ((payer, code), a) in &by_payer {
         p.push(vec![
             payer.clone().into(),
@@ -123,7 +125,8 @@ pub fn clearing_report(cells: &Cells) -> Report {
         .col("total", "医疗总费用", ColType::Money)
         .col("owed", "各基金应拨付合计", ColType::Money)
         .col("hospital_waived", "医院减免(医院承担)", ColType::Money)
-        .col("patient_payable", "个人自付(医院已收)", ColType::Money);
+        .col("patient_payable", "个人自付(医院已收)", ColType::Money)
+        .with_totals();
     for hosp in &hospitals {
         let s = cells.sums(Section::Net, |k: &CellKey| &k.hospital == hosp);
         let owed: i64 = lines

@@ -132,13 +132,13 @@ pub fn ledger_report(
     // Per-person summary: (name, category, settlements net, amounts...)
     let mut persons: BTreeMap<String, (String, String, i64, Vec<Decimal>)> = BTreeMap::new();
     let mut detail = match kind {
-        LedgerKind::Waivers => base_cols(Table::new("details", "明细"))
+        LedgerKind::Waivers => base_cols(Table::new("details", "明细").with_totals())
             .col("total", "医疗总费用", ColType::Money)
             .col("free_items", "免收项目金额", ColType::Money)
             .col("reduction", "费用减免金额", ColType::Money)
             .col("hospital_waived", "医院减免合计", ColType::Money)
             .col("patient_payable", "个人自付", ColType::Money),
-        LedgerKind::MajorDisease => base_cols(Table::new("details", "明细"))
+        LedgerKind::MajorDisease => base_cols(Table::new("details", "明细").with_totals())
             .col("diagnosis", "主要诊断", ColType::Text)
             .col("disease_groups", "病种分组", ColType::Text)
             .col("total", "医疗总费用", ColType::Money)
@@ -150,7 +150,7 @@ pub fn ledger_report(
             .col("fund_paid", "基金支付合计", ColType::Money)
             .col("patient_payable", "个人自付", ColType::Money)
             .col("reimbursement_ratio", "实际报销比例", ColType::Ratio),
-        LedgerKind::Floor => base_cols(Table::new("details", "明细"))
+        LedgerKind::Floor => base_cols(Table::new("details", "明细").with_totals())
             .col("total", "医疗总费用", ColType::Money)
             .col("in_policy", "政策范围内", ColType::Money)
             .col("paid_before_floor", "兜底前各项支付", ColType::Money)

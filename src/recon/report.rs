@@ -1,21 +1,38 @@
-//! One rendering abstraction for every reconciliation report: a [`Report`]
-//! is a title, a few parameters and titled [`Table`]s of typed rows. Each
-//! output format (JSON, CSV, XML, XLSX) is written once, here.
+//! One rendering abstraction for every reconciliation and simulation
+//! report: a [`Report`] is a title, a few parameters and titled [`Table`]s
+//! of typed rows. Each output format (JSON, CSV, XML, XLSX) is written once,
+//! here.
 //!
+//! JSON and XML are for programs and always carry machine ids:
 //! - JSON: `{"kind", "title", "params": {…}, "tables": [{"name", "title",
 //!   "columns": [{"key", "label", "type"}], "rows": [{key: value}]}]}`;
 //!   money is a two-decimal string, counts are integers.
-//! - CSV: the header is the column keys. A report of several tables is
-//!   written as sections (`# name: title`, header, rows, blank line); ask for
-//!   one table to get a plain CSV file.
 //! - XML: `<report kind=… title=…><params><param name=…>…</param></params>
 //!   <table name=… title=…><row><key>value</key>…</row></table></report>`.
-//! - XLSX: a sheet of parameters, then one sheet per table: the labels on
-//!   row 1, the keys on row 2, data from row 3; money as numbers in `0.00`.
+//!
+//! CSV and XLSX are for people (unless [`RenderOptions::ids`]): every value
+//! a policy or the hospital directory names is shown by its name
+//! ([`Names`]), column headers are the Chinese labels, and an id column
+//! that has a name column beside it is left out.
+//! - CSV: UTF-8 with a byte-order mark (Excel on a Chinese Windows reads it
+//!   as UTF-8, not GBK); a text cell that Excel would turn into a number, a
+//!   date or a formula (ID numbers, codes, dates, `=…`) starts with a tab
+//!   (see [`protect`]); one table per file — a report of several tables is
+//!   written as titled sections on stdout, as one file per table by the CLI
+//!   and as a ZIP of them over HTTP.
+//! - XLSX: one sheet per table (Chinese sheet names): a title row, a row
+//!   with region, month, the other parameters and the print time, the
+//!   header (it repeats on every printed page), data with borders,
+//!   `#,##0.00`, 合计 rows, then 制表/审核/负责人; landscape A4, fitted to
+//!   the page width; column widths from the widest cell.
+//! - With [`RenderOptions::ids`] (`--ids`, `?ids=true`) CSV is plain UTF-8
+//!   with the column keys as header and ids as values, for scripts; XLSX
+//!   then has the keys as header.
 
 use crate::money::fmt2;
 use rust_decimal::Decimal;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// What a column holds.
@@ -103,6 +120,10 @@ pub struct Table {
     pub title: String,
     pub columns: Vec<Column>,
     pub rows: Vec<Vec<Value>>,
+    /// Whether printed forms (XLSX) add 合计 rows: one per run of rows of
+    /// the same `section` when the table has that column, else one at the
+    /// end. Off for tables whose rows overlap (checks, summaries).
+    pub totals: bool,
 }
 
 impl Table {
@@ -112,7 +133,13 @@ impl Table {
             title: title.into(),
             columns: Vec::new(),
             rows: Vec::new(),
+            totals: false,
         }
+    }
+    /// Print 合计 rows under this table (builder style).
+    pub fn with_totals(mut self) -> Table {
+        self.totals = true;
+        self
     }
     /// Add a column (builder style).
     pub fn col(mut self, key: &str, label: &str, ty: ColType) -> Table {
@@ -252,14 +279,91 @@ impl Report {
         })
     }
 
-    /// Render in `format`.
+    /// Render in `format` for programs: machine ids and column keys (see
+    /// [`Report::render_with`] for what people open).
     pub fn render(&self, format: Format) -> Result<Vec<u8>, RenderError> {
+        self.render_with(
+            format,
+            &RenderOptions {
+                ids: true,
+                ..RenderOptions::default()
+            },
+        )
+    }
+
+    /// Render in `format`: CSV and XLSX with the names and print layout of
+    /// `opts` (or machine ids with `opts.ids`); JSON and XML always as ids.
+    pub fn render_with(
+        &self,
+        format: Format,
+        opts: &RenderOptions,
+    ) -> Result<Vec<u8>, RenderError> {
         match format {
             Format::Json => Ok(self.to_json_bytes()),
-            Format::Csv => self.to_csv(),
+            Format::Csv if opts.ids => self.to_csv(),
+            Format::Csv => self.to_human_csv(opts),
             Format::Xml => self.to_xml(),
-            Format::Xlsx => self.to_xlsx(),
+            Format::Xlsx => self.to_xlsx(opts),
         }
+    }
+
+    /// One CSV file per table (for people unless `opts.ids`): `(table
+    /// name, bytes)`.
+    pub fn csv_files(&self, opts: &RenderOptions) -> Result<Vec<(String, Vec<u8>)>, RenderError> {
+        self.tables
+            .iter()
+            .map(|t| {
+                let one = Report {
+                    kind: self.kind.clone(),
+                    title: self.title.clone(),
+                    params: self.params.clone(),
+                    tables: vec![t.clone()],
+                };
+                Ok((t.name.clone(), one.render_with(Format::Csv, opts)?))
+            })
+            .collect()
+    }
+
+    /// A file name for a download of this report: kind, month (or
+    /// period), table when there is one, extension; ASCII only.
+    pub fn file_name(&self, ext: &str) -> String {
+        let mut parts = vec![self.kind.replace('_', "-")];
+        for k in ["month", "from", "to", "hospital"] {
+            if let Some((_, v)) = self.params.iter().find(|(p, _)| p == k) {
+                if !v.is_empty() && v != "all" && v.is_ascii() {
+                    parts.push(v.clone());
+                }
+            }
+        }
+        if self.tables.len() == 1 {
+            parts.push(self.tables[0].name.replace('_', "-"));
+        }
+        let stem: String = parts
+            .join("-")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("{stem}.{ext}")
+    }
+
+    /// The same name in words (`2017-05 月结算汇总表.xlsx`), for
+    /// `Content-Disposition`'s `filename*`.
+    pub fn display_file_name(&self, ext: &str, opts: &RenderOptions) -> String {
+        let mut t = opts.names.title(self);
+        if self.tables.len() == 1 && self.tables[0].title != t {
+            t = format!("{t} {}", self.tables[0].title);
+        }
+        let clean: String = t
+            .chars()
+            .map(|c| if "\\/:*?\"<>|".contains(c) { '_' } else { c })
+            .collect();
+        format!("{clean}.{ext}")
     }
 
     /// The JSON value of the report.
@@ -375,71 +479,684 @@ impl Report {
         Ok(out)
     }
 
-    fn to_xlsx(&self) -> Result<Vec<u8>, RenderError> {
-        use rust_xlsxwriter::{Format as XFormat, Workbook};
-        let mut wb = Workbook::new();
-        let bold = XFormat::new().set_bold();
-        let keyfmt = XFormat::new().set_font_color(0x808080);
-        let money = XFormat::new().set_num_format("0.00");
-        let ratio = XFormat::new().set_num_format("0.0000");
-        let mut used: Vec<String> = vec!["report".into()];
-        {
-            let ws = wb.add_worksheet();
-            ws.set_name("report")?;
-            ws.write_string_with_format(0, 0, &self.title, &bold)?;
-            ws.write_string(1, 0, "kind")?;
-            ws.write_string(1, 1, &self.kind)?;
-            for (i, (k, v)) in self.params.iter().enumerate() {
-                ws.write_string(2 + i as u32, 0, k)?;
-                ws.write_string(2 + i as u32, 1, v)?;
+    /// CSV for people: BOM, Chinese headers, names, protected cells; a
+    /// report of several tables as titled sections.
+    fn to_human_csv(&self, opts: &RenderOptions) -> Result<Vec<u8>, RenderError> {
+        let mut out = vec![0xEF, 0xBB, 0xBF];
+        let sections = self.tables.len() > 1;
+        for (i, t) in self.tables.iter().enumerate() {
+            let shown = present(t, &opts.names, false);
+            if sections {
+                if i > 0 {
+                    out.extend_from_slice(b"\r\n");
+                }
+                let mut w = csv::WriterBuilder::new()
+                    .terminator(csv::Terminator::CRLF)
+                    .from_writer(Vec::new());
+                w.write_record([format!("{}：{}", opts.names.title(self), t.title)])?;
+                out.extend(w.into_inner().map_err(|e| e.into_error())?);
             }
-            let base = 3 + self.params.len() as u32;
-            ws.write_string_with_format(base, 0, "sheet", &bold)?;
-            ws.write_string_with_format(base, 1, "title", &bold)?;
-            for (i, t) in self.tables.iter().enumerate() {
-                ws.write_string(base + 1 + i as u32, 0, sheet_name(&t.name, &mut Vec::new()))?;
-                ws.write_string(base + 1 + i as u32, 1, &t.title)?;
+            let mut w = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .from_writer(Vec::new());
+            w.write_record(shown.columns.iter().map(|c| c.label.as_str()))?;
+            for r in &shown.rows {
+                w.write_record(r.cells.iter().map(|v| match v {
+                    Value::Text(s) => protect(s),
+                    other => other.to_text(),
+                }))?;
             }
-            ws.set_column_width(0, 24)?;
-            ws.set_column_width(1, 40)?;
+            out.extend(w.into_inner().map_err(|e| e.into_error())?);
         }
+        Ok(out)
+    }
+
+    fn to_xlsx(&self, opts: &RenderOptions) -> Result<Vec<u8>, RenderError> {
+        use rust_xlsxwriter::{Format as XFormat, FormatAlign, FormatBorder, Workbook};
+        let mut wb = Workbook::new();
+        let title_f = XFormat::new()
+            .set_bold()
+            .set_font_size(14)
+            .set_align(FormatAlign::Center)
+            .set_align(FormatAlign::VerticalCenter);
+        let sub_f = XFormat::new().set_font_size(10);
+        let head_f = XFormat::new()
+            .set_bold()
+            .set_border(FormatBorder::Thin)
+            .set_background_color(0xE8E8E8)
+            .set_text_wrap()
+            .set_align(FormatAlign::Center)
+            .set_align(FormatAlign::VerticalCenter);
+        let cell = XFormat::new().set_border(FormatBorder::Thin);
+        let text_f = cell.clone().set_num_format("@");
+        let int_f = cell.clone().set_num_format("#,##0");
+        let money_f = cell.clone().set_num_format("#,##0.00");
+        let ratio_f = cell.clone().set_num_format("0.00%");
+        let bold = |f: &XFormat| f.clone().set_bold();
+        let printed = opts.printed_at();
+        let title = opts.names.title(self);
+        let month = self.param_value("month").unwrap_or_default();
+        let mut used: Vec<String> = Vec::new();
         for t in &self.tables {
+            let shown = if opts.ids {
+                present_ids(t)
+            } else {
+                present(t, &opts.names, t.totals)
+            };
             let ws = wb.add_worksheet();
-            ws.set_name(sheet_name(&t.name, &mut used))?;
-            for (c, col) in t.columns.iter().enumerate() {
-                let c = c as u16;
-                ws.write_string_with_format(0, c, &col.label, &bold)?;
-                ws.write_string_with_format(1, c, &col.key, &keyfmt)?;
-                ws.set_column_width(c, 14)?;
+            let sheet = if opts.ids {
+                t.name.as_str()
+            } else {
+                t.title.as_str()
+            };
+            ws.set_name(sheet_name(sheet, &mut used))?;
+            let ncols = shown.columns.len().max(1) as u16;
+            let last = ncols - 1;
+            // Title, then region / month / print time.
+            let heading = format!("{title} — {}", t.title);
+            if last > 0 {
+                ws.merge_range(0, 0, 0, last, &heading, &title_f)?;
+                ws.merge_range(1, 0, 1, last, "", &sub_f)?;
+            } else {
+                ws.write_string_with_format(0, 0, &heading, &title_f)?;
             }
-            for (r, row) in t.rows.iter().enumerate() {
-                let r = r as u32 + 2;
-                for (c, v) in row.iter().enumerate() {
-                    let c = c as u16;
-                    match v {
+            let mut sub = Vec::new();
+            if let Some(r) = opts.region.as_deref().filter(|r| !r.is_empty()) {
+                sub.push(format!("地区：{r}"));
+            }
+            if !month.is_empty() {
+                sub.push(format!("月份：{month}"));
+            }
+            if let Some(h) = self.param_value("hospital") {
+                sub.push(format!("医疗机构：{}", opts.names.hospital_scope(&h)));
+            }
+            // The report's other parameters (period end, disease group,
+            // check result, …) in words.
+            for (k, v) in &self.params {
+                if matches!(k.as_str(), "month" | "hospital") || v.is_empty() {
+                    continue;
+                }
+                let (k, v) = if opts.ids {
+                    (k.clone(), v.clone())
+                } else {
+                    (param_label(k).to_string(), opts.names.param_value(k, v))
+                };
+                sub.push(format!("{k}：{v}"));
+            }
+            sub.push(format!("打印时间：{printed}"));
+            sub.push("金额单位：元".into());
+            ws.write_string_with_format(1, 0, sub.join("　　"), &sub_f)?;
+            ws.set_row_height(0, 24)?;
+            // Header.
+            const HEAD: u32 = 2;
+            let mut widths: Vec<usize> = vec![4; ncols as usize];
+            for (c, col) in shown.columns.iter().enumerate() {
+                ws.write_string_with_format(HEAD, c as u16, &col.label, &head_f)?;
+                // a header wraps: it asks for at most 10 wide
+                widths[c] = widths[c].max(display_width(&col.label).min(10));
+            }
+            // Data.
+            let mut r = HEAD + 1;
+            for row in &shown.rows {
+                for (c, v) in row.cells.iter().enumerate() {
+                    let col = c as u16;
+                    let pick = |f: &XFormat| if row.total { bold(f) } else { f.clone() };
+                    let shown_text = match v {
                         Value::Text(s) => {
-                            ws.write_string(r, c, s)?;
+                            ws.write_string_with_format(r, col, s, &pick(&text_f))?;
+                            s.clone()
                         }
                         Value::Int(i) => {
-                            ws.write_number(r, c, *i as f64)?;
+                            ws.write_number_with_format(r, col, *i as f64, &pick(&int_f))?;
+                            group_thousands(&i.to_string())
                         }
                         Value::Money(d) => {
                             // The exact two-decimal literal, read as the
                             // nearest double: a spreadsheet shows the same.
                             let x: f64 = fmt2(*d).parse().unwrap_or(0.0);
-                            ws.write_number_with_format(r, c, x, &money)?;
+                            ws.write_number_with_format(r, col, x, &pick(&money_f))?;
+                            group_thousands(&fmt2(*d))
                         }
                         Value::Ratio(_) => {
                             let x: f64 = v.to_text().parse().unwrap_or(0.0);
-                            ws.write_number_with_format(r, c, x, &ratio)?;
+                            ws.write_number_with_format(r, col, x, &pick(&ratio_f))?;
+                            "100.00%".into()
                         }
-                        Value::Empty => {}
-                    }
+                        Value::Empty => {
+                            ws.write_blank(r, col, &pick(&cell))?;
+                            String::new()
+                        }
+                    };
+                    widths[c] = widths[c].max(display_width(&shown_text));
+                }
+                r += 1;
+            }
+            if shown.rows.is_empty() {
+                ws.write_string(r, 0, "（无数据）")?;
+                r += 1;
+            }
+            // Signatures.
+            r += 1;
+            let sigs = ["制表：", "审核：", "负责人："];
+            let step = (ncols as usize / 3).max(1);
+            for (i, sig) in sigs.iter().enumerate() {
+                let c = ((i * step) as u16).min(last);
+                let text = format!("{sig}＿＿＿＿＿＿");
+                if i > 0 && (i * step) as u16 > last {
+                    // too few columns: one cell each, downwards
+                    ws.write_string(r + i as u32, 0, &text)?;
+                } else {
+                    ws.write_string(r, c, &text)?;
                 }
             }
-            ws.set_freeze_panes(2, 0)?;
+            ws.write_string(r + 2, 0, format!("打印时间：{printed}"))?;
+            for (c, w) in widths.iter().enumerate() {
+                ws.set_column_width(c as u16, (*w as f64 + 1.5).min(60.0))?;
+            }
+            ws.set_row_height(HEAD, 44)?;
+            ws.set_freeze_panes(HEAD + 1, 0)?;
+            ws.set_landscape();
+            ws.set_paper_size(9);
+            ws.set_print_fit_to_pages(1, 0);
+            ws.set_repeat_rows(HEAD, HEAD)?;
+            ws.set_print_center_horizontally(true);
+            ws.set_margins(0.4, 0.4, 0.5, 0.6, 0.3, 0.3);
+            ws.set_footer("&C第 &P 页，共 &N 页");
+        }
+        // For scripts, a sheet of the parameters; people find them in
+        // each sheet's second row (and a workbook prints as its tables).
+        if opts.ids {
+            let ws = wb.add_worksheet();
+            ws.set_name(sheet_name(
+                if opts.ids { "report" } else { "报表说明" },
+                &mut used,
+            ))?;
+            ws.write_string_with_format(0, 0, &title, &bold(&sub_f))?;
+            let mut r = 1;
+            for (k, v) in &self.params {
+                let (k, v) = if opts.ids {
+                    (k.clone(), v.clone())
+                } else {
+                    (param_label(k).to_string(), opts.names.param_value(k, v))
+                };
+                ws.write_string(r, 0, &k)?;
+                ws.write_string_with_format(r, 1, &v, &XFormat::new().set_num_format("@"))?;
+                r += 1;
+            }
+            ws.write_string(
+                r,
+                0,
+                if opts.ids {
+                    "printed_at"
+                } else {
+                    "打印时间"
+                },
+            )?;
+            ws.write_string(r, 1, &printed)?;
+            r += 2;
+            ws.write_string_with_format(
+                r,
+                0,
+                if opts.ids { "sheet" } else { "工作表" },
+                &bold(&sub_f),
+            )?;
+            ws.write_string_with_format(
+                r,
+                1,
+                if opts.ids { "title" } else { "内容" },
+                &bold(&sub_f),
+            )?;
+            for (i, n) in used.iter().take(self.tables.len()).enumerate() {
+                ws.write_string(r + 1 + i as u32, 0, n)?;
+                ws.write_string(r + 1 + i as u32, 1, &self.tables[i].title)?;
+            }
+            ws.set_column_width(0, 16)?;
+            ws.set_column_width(1, 60)?;
+            ws.set_paper_size(9);
+            ws.set_print_fit_to_pages(1, 1);
         }
         Ok(wb.save_to_buffer()?)
+    }
+
+    /// A parameter's value.
+    pub fn param_value(&self, key: &str) -> Option<String> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// How CSV and XLSX are rendered.
+#[derive(Debug, Clone, Default)]
+pub struct RenderOptions {
+    /// Machine ids and column keys (for scripts): `--ids`, `?ids=true`.
+    pub ids: bool,
+    /// Names for the ids of policies and the hospital directory.
+    pub names: Names,
+    /// The region printed in titles (`411303`, or its name).
+    pub region: Option<String>,
+    /// The print time as printed; `None`: now, China time.
+    pub printed_at: Option<String>,
+}
+
+impl RenderOptions {
+    fn printed_at(&self) -> String {
+        self.printed_at.clone().unwrap_or_else(|| {
+            crate::storage::now_china()
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+    }
+}
+
+/// Names for ids: from the policies (categories, medical types, layers)
+/// and the hospital directory.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    pub hospitals: BTreeMap<String, String>,
+    pub categories: BTreeMap<String, String>,
+    pub medical_types: BTreeMap<String, String>,
+    pub layers: BTreeMap<String, String>,
+}
+
+impl Names {
+    /// From the policies' labels and the hospital directory.
+    pub fn new(
+        labels: &super::Labels,
+        hospitals: impl IntoIterator<Item = (String, String)>,
+    ) -> Names {
+        Names {
+            hospitals: hospitals.into_iter().collect(),
+            categories: labels.categories.clone(),
+            medical_types: labels.medical_types.clone(),
+            layers: labels.layers.clone(),
+        }
+    }
+
+    /// The report's title with its hospital code replaced by the name.
+    pub fn title(&self, r: &Report) -> String {
+        match r.param_value("hospital") {
+            Some(h) if h != "all" && !h.is_empty() => match self.hospitals.get(&h) {
+                Some(name) => r.title.replace(&format!("（{h}）"), &format!("（{name}）")),
+                None => r.title.clone(),
+            },
+            _ => r.title.replace("（all）", "（全部医疗机构）"),
+        }
+    }
+
+    fn hospital_scope(&self, h: &str) -> String {
+        if h.is_empty() || h == "all" {
+            return "全部".into();
+        }
+        match self.hospitals.get(h) {
+            Some(n) => format!("{n}（{h}）"),
+            None => h.to_string(),
+        }
+    }
+
+    fn param_value(&self, key: &str, v: &str) -> String {
+        match key {
+            "hospital" => self.hospital_scope(v),
+            _ => self.value(key, v).unwrap_or_else(|| v.to_string()),
+        }
+    }
+
+    /// The name of `v` in a column `key`, where one is known.
+    pub fn value(&self, key: &str, v: &str) -> Option<String> {
+        let fixed = match (key, v) {
+            ("section" | "kind", "settlement") => "结算",
+            ("section" | "kind", "reversal") => "冲红",
+            ("section" | "kind", "net") => "净额",
+            ("payer", p) => return Some(payer_label_or(p).to_string()),
+            ("kind", "payer") => "支付方",
+            ("kind", "layer") => "支付层",
+            ("kind", "fund") => "基金合计",
+            ("status" | "result", "match") => "一致",
+            ("status" | "result", "differs") => "不一致",
+            ("status" | "result", "not_reported") => "医院未报",
+            ("status" | "result", "unknown") => "中心无此项",
+            ("status" | "result", "missing_in_hospital") => "医院缺少",
+            ("status" | "result", "missing_in_centre") => "中心缺少",
+            ("status" | "result", "duplicate") => "医院重复",
+            ("status" | "result", "in_both") => "两边都有",
+            ("status" | "result", "only_a") => "仅在甲名单",
+            ("status" | "result", "only_b") => "仅在乙名单",
+            ("status" | "result", "conflict") => "信息不一致",
+            ("status", "open") => "未结账",
+            ("status", "closed") => "已结账",
+            ("ledger", "waivers") => "七免一减",
+            ("ledger", "major-disease") => "大病救治",
+            ("ledger", "floor") => "兜底保障",
+            ("mode", "preview") => "预览（未执行）",
+            ("mode", "confirmed") => "已执行",
+            ("action", "close") => "结账",
+            ("action", "reopen") => "重新开账",
+            ("category" | "primary_category" | "categories", c) => {
+                if c.is_empty() {
+                    return None;
+                }
+                return Some(
+                    c.split(',')
+                        .map(|x| {
+                            self.categories
+                                .get(x)
+                                .cloned()
+                                .unwrap_or_else(|| x.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join("、"),
+                );
+            }
+            ("medical_type", m) => return self.medical_types.get(m).cloned(),
+            ("layer_id" | "layer", l) => return self.layers.get(l).cloned(),
+            (k, t) if k == "at" || k.ends_with("_at") => {
+                // Stored timestamps: China time, to the minute.
+                return chrono::DateTime::parse_from_rfc3339(t).ok().map(|x| {
+                    x.with_timezone(&crate::storage::china_offset())
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string()
+                });
+            }
+            _ => return None,
+        };
+        Some(fixed.to_string())
+    }
+}
+
+/// The payer's name as printed.
+pub fn payer_label(payer: &str) -> &'static str {
+    match payer {
+        "insurance" => "医疗保险",
+        "aid" => "医疗救助",
+        "government" => "政府兜底",
+        "charity" => "慈善救助",
+        "hospital" => "医院减免",
+        "fund" => "基金合计",
+        "patient" => "个人自付",
+        _ => "其他",
+    }
+}
+
+/// A payer's name, or the text itself when it names no payer.
+pub fn payer_label_or(p: &str) -> &str {
+    match payer_label(p) {
+        "其他" => p,
+        l => l,
+    }
+}
+
+fn param_label(k: &str) -> &str {
+    match k {
+        "month" => "月份",
+        "to" => "截至月份",
+        "from" => "起始",
+        "hospital" => "医疗机构",
+        "result" => "结果",
+        "group" => "病种组",
+        "on" => "比对日期",
+        "kind" => "类型",
+        "status" => "状态",
+        "persons" => "人员",
+        "period" => "期间",
+        "ledger" => "台账",
+        "mode" => "方式",
+        "settlements" => "结算笔数",
+        "fields" => "比对项目",
+        "closed_at" => "结账时间",
+        "a" => "甲名单",
+        "b" => "乙名单",
+        _ => k,
+    }
+}
+
+/// A row as shown: its cells and whether it is a 合计 row.
+struct ShownRow {
+    cells: Vec<Value>,
+    total: bool,
+}
+
+struct Shown {
+    columns: Vec<Column>,
+    rows: Vec<ShownRow>,
+}
+
+fn present_ids(t: &Table) -> Shown {
+    Shown {
+        columns: t
+            .columns
+            .iter()
+            .map(|c| Column {
+                label: c.key.clone(),
+                ..c.clone()
+            })
+            .collect(),
+        rows: t
+            .rows
+            .iter()
+            .map(|r| ShownRow {
+                cells: r.clone(),
+                total: false,
+            })
+            .collect(),
+    }
+}
+
+/// The label column that names an id column, if the table has one.
+fn name_column(t: &Table, key: &str) -> Option<usize> {
+    let candidates: &[&str] = match key {
+        "category" => &["category_label"],
+        "medical_type" => &["medical_type_label"],
+        "layer_id" => &["layer_name"],
+        "payer" => &["payer_label"],
+        "item" => &["label"],
+        _ => &[],
+    };
+    candidates.iter().find_map(|k| t.col_index(k))
+}
+
+/// A table as people read it: names for ids (the id column left out where
+/// a name column stands beside it), a name column after each hospital
+/// code, `*` total markers blanked, and 合计 rows when `totals`.
+fn present(t: &Table, names: &Names, totals: bool) -> Shown {
+    // Which source column each shown column comes from, and how.
+    enum Src {
+        Col(usize),
+        /// A name column, falling back to the id column when empty.
+        NameOr(usize, usize),
+        HospitalName(usize),
+    }
+    let mut cols: Vec<(Column, Src)> = Vec::new();
+    let hidden: Vec<usize> = t
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| name_column(t, &c.key).is_some())
+        .map(|(i, _)| i)
+        .collect();
+    for (i, c) in t.columns.iter().enumerate() {
+        if hidden.contains(&i) {
+            continue;
+        }
+        let id_col = hidden
+            .iter()
+            .copied()
+            .find(|h| name_column(t, &t.columns[*h].key) == Some(i));
+        match id_col {
+            Some(id) => cols.push((
+                Column {
+                    label: t.columns[id].label.clone(),
+                    ..c.clone()
+                },
+                Src::NameOr(i, id),
+            )),
+            None => cols.push((c.clone(), Src::Col(i))),
+        }
+        if c.key == "hospital" && !names.hospitals.is_empty() {
+            cols.last_mut().expect("pushed").0.label = "机构编码".into();
+            cols.push((
+                Column {
+                    key: "hospital_name".into(),
+                    label: "医疗机构名称".into(),
+                    ty: ColType::Text,
+                },
+                Src::HospitalName(i),
+            ));
+        }
+    }
+    let section = t.col_index("section");
+    let show = |row: &[Value]| -> Vec<Value> {
+        cols.iter()
+            .map(|(c, src)| {
+                let raw = match src {
+                    Src::Col(i) => &row[*i],
+                    Src::NameOr(i, id) => match &row[*i] {
+                        Value::Text(s) if s.is_empty() => &row[*id],
+                        Value::Empty => &row[*id],
+                        v => v,
+                    },
+                    Src::HospitalName(i) => {
+                        return match &row[*i] {
+                            Value::Text(code) => {
+                                Value::Text(names.hospitals.get(code).cloned().unwrap_or_default())
+                            }
+                            _ => Value::Empty,
+                        }
+                    }
+                };
+                match raw {
+                    Value::Text(s) if s == "*" => Value::Text(String::new()),
+                    Value::Text(s) => {
+                        let key = match src {
+                            Src::NameOr(_, id) => t.columns[*id].key.as_str(),
+                            _ => c.key.as_str(),
+                        };
+                        Value::Text(names.value(key, s).unwrap_or_else(|| s.clone()))
+                    }
+                    v => v.clone(),
+                }
+            })
+            .collect()
+    };
+    let mut rows = Vec::with_capacity(t.rows.len() + 3);
+    let label_at = cols
+        .iter()
+        .position(|(c, _)| c.ty == ColType::Text)
+        .unwrap_or(0);
+    let total_row = |from: &[Vec<Value>], label: String| -> ShownRow {
+        let cells = cols
+            .iter()
+            .enumerate()
+            .map(|(j, (c, src))| {
+                let i = match src {
+                    Src::Col(i) => *i,
+                    _ => usize::MAX,
+                };
+                match c.ty {
+                    ColType::Money if i != usize::MAX => Value::Money(
+                        from.iter()
+                            .filter_map(|r| match r.get(i) {
+                                Some(Value::Money(d)) => Some(*d),
+                                _ => None,
+                            })
+                            .sum(),
+                    ),
+                    ColType::Int if i != usize::MAX => Value::Int(
+                        from.iter()
+                            .filter_map(|r| match r.get(i) {
+                                Some(Value::Int(n)) => Some(*n),
+                                _ => None,
+                            })
+                            .sum(),
+                    ),
+                    _ if j == label_at => Value::Text(label.clone()),
+                    _ => Value::Empty,
+                }
+            })
+            .collect();
+        ShownRow { cells, total: true }
+    };
+    let mut start = 0;
+    for (k, row) in t.rows.iter().enumerate() {
+        rows.push(ShownRow {
+            cells: show(row),
+            total: false,
+        });
+        if !totals {
+            continue;
+        }
+        let end_of_run = match section {
+            Some(s) => t.rows.get(k + 1).is_none_or(|n| n[s] != row[s]),
+            None => k + 1 == t.rows.len(),
+        };
+        if end_of_run {
+            let label = match section {
+                Some(s) => format!(
+                    "{}合计",
+                    names
+                        .value("section", &row[s].to_text())
+                        .unwrap_or_else(|| row[s].to_text())
+                ),
+                None => "合计".into(),
+            };
+            rows.push(total_row(&t.rows[start..=k], label));
+            start = k + 1;
+        }
+    }
+    Shown {
+        columns: cols.into_iter().map(|(c, _)| c).collect(),
+        rows,
+    }
+}
+
+/// A CSV text cell as people's CSV writes it. One that Excel would not
+/// keep as typed — an ID number or code of digits (`411303195003030011`
+/// becomes `4.11303E+17`), a date or month (`2017-05` becomes a date) —
+/// gets a leading tab: Excel (also on a Chinese Windows, where a
+/// double-click opens the file with the system's settings) and WPS then
+/// keep the cell as the text it is, shown without a visible mark; unlike
+/// `="…"` it is no formula (nothing to evaluate, and readers that do not
+/// evaluate formulas see no `="`), and CSV readers that trim spaces
+/// (medaid's own check inputs among them) read the plain value back. A
+/// cell that would be read as a formula (`=`, `+`, `-`, `@`, a leading tab
+/// or carriage return) is neutralised with `'` as in every CSV
+/// ([`csv_safe`]): a tab there could be trimmed by some program and leave
+/// the formula.
+pub fn protect(s: &str) -> String {
+    match s.chars().next() {
+        Some(c) if c.is_ascii_digit() || c == '.' => format!("\t{s}"),
+        _ => csv_safe(s),
+    }
+}
+
+/// Columns a text takes in a spreadsheet: CJK and full-width characters
+/// count two.
+fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
+        .sum()
+}
+
+/// `1234567.89` → `1,234,567.89`.
+fn group_thousands(s: &str) -> String {
+    let (sign, digits) = match s.strip_prefix('-') {
+        Some(r) => ("-", r),
+        None => ("", s),
+    };
+    let (int, frac) = match digits.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (digits, None),
+    };
+    let mut out = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    match frac {
+        Some(f) => format!("{sign}{out}.{f}"),
+        None => format!("{sign}{out}"),
     }
 }
 
@@ -535,6 +1252,151 @@ mod tests {
         assert!(xml.contains("测试 &amp; &lt;报告&gt;"), "{xml}");
         let x = r.render(Format::Xlsx).unwrap();
         assert_eq!(&x[..2], b"PK");
+    }
+
+    fn people() -> (Report, RenderOptions) {
+        let mut t = Table::new("by_category", "按救助对象类别")
+            .col("section", "类型", ColType::Text)
+            .col("hospital", "医疗机构", ColType::Text)
+            .col("person_id", "身份证号", ColType::Text)
+            .col("category", "救助类别", ColType::Text)
+            .col("category_label", "类别名称", ColType::Text)
+            .col("count", "笔数", ColType::Int)
+            .col("paid", "金额", ColType::Money)
+            .with_totals();
+        for (s, cat, n, paid) in [
+            ("settlement", "dibao", 2, dec!(1234.5)),
+            ("settlement", "tekun", 1, dec!(100)),
+            ("reversal", "dibao", 1, dec!(-34.02)),
+        ] {
+            t.push(vec![
+                s.into(),
+                "H0002".into(),
+                "411303195003030011".into(),
+                cat.into(),
+                "".into(),
+                Value::Int(n),
+                Value::Money(paid),
+            ]);
+        }
+        let mut r = Report::new("statement", "2017-05 月结算汇总表（H0002）")
+            .param("month", "2017-05")
+            .param("hospital", "H0002");
+        r.tables.push(t);
+        let mut labels = crate::recon::Labels::default();
+        labels.categories.insert("dibao".into(), "低保对象".into());
+        labels.categories.insert("tekun".into(), "特困人员".into());
+        let opts = RenderOptions {
+            ids: false,
+            names: Names::new(
+                &labels,
+                [("H0002".to_string(), "南阳市卧龙区人民医院".to_string())],
+            ),
+            region: Some("411303".into()),
+            printed_at: Some("2017-06-01 09:00".into()),
+        };
+        (r, opts)
+    }
+
+    #[test]
+    fn csv_for_people_has_a_bom_names_and_protected_ids() {
+        let (r, opts) = people();
+        let b = r.render_with(Format::Csv, &opts).unwrap();
+        assert_eq!(&b[..3], &[0xEF, 0xBB, 0xBF], "UTF-8 byte-order mark");
+        let text = String::from_utf8(b[3..].to_vec()).unwrap();
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        assert_eq!(
+            lines[0],
+            "类型,机构编码,医疗机构名称,身份证号,救助类别,笔数,金额"
+        );
+        assert_eq!(
+            lines[1],
+            "结算,H0002,南阳市卧龙区人民医院,\t411303195003030011,低保对象,2,1234.50"
+        );
+        assert!(lines[3].starts_with("冲红,"), "{}", lines[3]);
+        assert!(!text.contains("dibao") && !text.contains("settlement"));
+        assert!(!text.contains("合计"), "CSV stays a plain table");
+        // For scripts: ids and keys, no BOM.
+        let ids = RenderOptions { ids: true, ..opts };
+        let b = r.render_with(Format::Csv, &ids).unwrap();
+        assert!(b.starts_with(b"section,hospital,person_id,category,category_label,count,paid\n"));
+        assert!(String::from_utf8(b)
+            .unwrap()
+            .contains("settlement,H0002,411303195003030011,dibao"));
+    }
+
+    #[test]
+    fn protection_covers_what_excel_would_convert() {
+        for (given, shown) in [
+            ("411303195003030011", "\t411303195003030011"),
+            ("390100", "\t390100"),
+            ("2017-05", "\t2017-05"),
+            ("=1+1", "'=1+1"),
+            ("-3", "'-3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("H0002", "H0002"),
+            ("低保对象", "低保对象"),
+            ("", ""),
+        ] {
+            assert_eq!(protect(given), shown, "{given}");
+        }
+    }
+
+    #[test]
+    fn file_names_say_report_and_month() {
+        let (r, opts) = people();
+        assert_eq!(
+            r.file_name("xlsx"),
+            "statement-2017-05-H0002-by-category.xlsx"
+        );
+        assert_eq!(
+            r.display_file_name("xlsx", &opts),
+            "2017-05 月结算汇总表（南阳市卧龙区人民医院） 按救助对象类别.xlsx"
+        );
+    }
+
+    #[test]
+    fn xlsx_for_people_reads_back_with_names_totals_and_text_ids() {
+        use calamine::{Data, Reader, Xlsx};
+        let (r, opts) = people();
+        let b = r.render_with(Format::Xlsx, &opts).unwrap();
+        let mut wb = Xlsx::new(std::io::Cursor::new(b)).unwrap();
+        assert_eq!(wb.sheet_names(), ["按救助对象类别"]);
+        let range = wb.worksheet_range("按救助对象类别").unwrap();
+        let cell = |r: u32, c: u32| range.get_value((r, c)).cloned().unwrap_or(Data::Empty);
+        assert_eq!(
+            cell(0, 0),
+            Data::String("2017-05 月结算汇总表（南阳市卧龙区人民医院） — 按救助对象类别".into())
+        );
+        let sub = cell(1, 0).to_string();
+        assert!(
+            sub.contains("地区：411303")
+                && sub.contains("月份：2017-05")
+                && sub.contains("打印时间：2017-06-01 09:00"),
+            "{sub}"
+        );
+        assert_eq!(cell(2, 3), Data::String("身份证号".into()));
+        assert_eq!(
+            cell(3, 3),
+            Data::String("411303195003030011".into()),
+            "ID as text"
+        );
+        assert_eq!(cell(3, 4), Data::String("低保对象".into()));
+        assert_eq!(cell(3, 6), Data::Float(1234.5));
+        // 合计 per section: two settlement rows, then their total.
+        assert_eq!(cell(5, 0), Data::String("结算合计".into()));
+        assert_eq!(cell(5, 5), Data::Float(3.0));
+        assert_eq!(cell(5, 6), Data::Float(1334.5));
+        assert_eq!(cell(7, 0), Data::String("冲红合计".into()));
+        let all: Vec<String> = range.rows().flatten().map(|d| d.to_string()).collect();
+        assert!(all.iter().any(|s| s.starts_with("制表：")));
+        assert!(all.iter().any(|s| s.starts_with("审核：")));
+        assert!(all.iter().any(|s| s.starts_with("负责人：")));
+        assert!(
+            !all.iter().any(|s| s == "dibao" || s == "person_id"),
+            "no machine ids or keys"
+        );
     }
 
     #[test]

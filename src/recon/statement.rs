@@ -390,7 +390,8 @@ impl Cells {
                 ("medical_type_label", "类别名称"),
             ],
             &funds,
-        );
+        )
+        .with_totals();
         for s in Section::ALL {
             for t in self.distinct(|k| &k.medical_type) {
                 let keep = |k: &CellKey| k.medical_type == t;
@@ -411,7 +412,8 @@ impl Cells {
             "按救助对象类别",
             &[("category", "救助类别"), ("category_label", "类别名称")],
             &funds,
-        );
+        )
+        .with_totals();
         for s in Section::ALL {
             for c in self.distinct(|k| &k.category) {
                 let keep = |k: &CellKey| k.category == c;
@@ -437,7 +439,8 @@ impl Cells {
             .col("base", "计算基数", ColType::Money)
             .col("deductible", "起付线", ColType::Money)
             .col("eligible", "可报金额", ColType::Money)
-            .col("paid", "支付金额", ColType::Money);
+            .col("paid", "支付金额", ColType::Money)
+            .with_totals();
         for s in Section::ALL {
             for ((id, fund, payer), l) in self.layer_sums(s, |_| true) {
                 by_layer.push(vec![
@@ -486,7 +489,8 @@ impl Cells {
                 "按医疗机构",
                 &[("hospital", "医疗机构")],
                 &funds,
-            );
+            )
+            .with_totals();
             for s in Section::ALL {
                 for h in self.distinct(|k| &k.hospital) {
                     let keep = |k: &CellKey| k.hospital == h;

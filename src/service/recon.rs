@@ -74,6 +74,37 @@ impl Service {
         Labels::from_policies(self.policies.iter())
     }
 
+    /// How reports are printed for people: the policies' labels, the
+    /// hospital directory's names, and the region (the hospital's, else
+    /// the loaded policies').
+    pub async fn render_options(
+        &self,
+        hospital: Option<&str>,
+        ids: bool,
+    ) -> Result<crate::recon::report::RenderOptions, ServiceError> {
+        let hospitals = self.db.hospitals().await?;
+        let region = match hospital.and_then(|h| hospitals.iter().find(|x| x.code == h)) {
+            Some(h) => h.region.clone(),
+            None => {
+                let mut regions: Vec<String> =
+                    self.policies.iter().map(|p| p.region.clone()).collect();
+                regions.sort();
+                regions.dedup();
+                regions.retain(|r| !r.is_empty());
+                regions.join("、")
+            }
+        };
+        Ok(crate::recon::report::RenderOptions {
+            ids,
+            names: crate::recon::report::Names::new(
+                &self.labels(),
+                hospitals.into_iter().map(|h| (h.code, h.name)),
+            ),
+            region: Some(region).filter(|r| !r.is_empty()),
+            printed_at: None,
+        })
+    }
+
     /// The month's cells: the stored snapshot of a closed month (restricted
     /// to `hospital`), else live. Also the month's close row.
     pub async fn month_cells(

@@ -20,6 +20,11 @@ const COLOURS: [RGBColor; 5] = [
     RGBColor(192, 57, 43),
 ];
 
+/// Charts are drawn at most this wide (px). Their text is asked at 16
+/// (plotters writes 0.8 of it: 12.9 px; 20 for titles: 16.1 px), so on an
+/// A4 page (about 680 px of text width) it still prints at 12 px or more.
+const CHART_MAX_WIDTH: u32 = 700;
+
 fn colour(i: usize) -> RGBColor {
     COLOURS[i % COLOURS.len()]
 }
@@ -120,12 +125,12 @@ fn grouped_bars(
             .chain(hlines.iter().map(|h| h.1)),
     );
     let mut svg = String::new();
-    let width = (160 + groups.len() as u32 * (40 * k as u32 + 40)).clamp(520, 940);
+    let width = (160 + groups.len() as u32 * (40 * k as u32 + 40)).clamp(520, CHART_MAX_WIDTH);
     {
         let root = SVGBackend::with_string(&mut svg, (width, 360)).into_drawing_area();
         let _ = root.fill(&WHITE);
         let chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 17))
+            .caption(title, ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(34)
             .y_label_area_size(70)
@@ -143,7 +148,7 @@ fn grouped_bars(
             .x_label_formatter(&|_| String::new())
             .y_desc(y_desc)
             .y_label_formatter(&|v| format!("{v:.0}"))
-            .label_style(("sans-serif", 12))
+            .label_style(("sans-serif", 16))
             .draw();
         for (si, (name, bars)) in series.iter().enumerate() {
             let c = colour(si);
@@ -187,7 +192,7 @@ fn grouped_bars(
             let _ = chart.draw_series(whiskers);
         }
         let label_style =
-            TextStyle::from(("sans-serif", 12).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+            TextStyle::from(("sans-serif", 16).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
         let centre = |g: i32| {
             if k % 2 == 0 {
                 SegmentValue::Exact(g * per + k / 2)
@@ -221,7 +226,7 @@ fn grouped_bars(
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
-            .label_font(("sans-serif", 12))
+            .label_font(("sans-serif", 16))
             .position(SeriesLabelPosition::UpperRight)
             .draw();
         let _ = root.present();
@@ -235,10 +240,10 @@ fn month_lines(title: &str, months: &[String], series: &[(String, Vec<f64>)]) ->
     let ymax = axis_max(series.iter().flat_map(|(_, v)| v.iter().copied()));
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (860, 340)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (CHART_MAX_WIDTH, 340)).into_drawing_area();
         let _ = root.fill(&WHITE);
         let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 17))
+            .caption(title, ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(34)
             .y_label_area_size(70)
@@ -259,7 +264,7 @@ fn month_lines(title: &str, months: &[String], series: &[(String, Vec<f64>)]) ->
             .x_label_formatter(&fmt)
             .y_desc("万元")
             .y_label_formatter(&|v| format!("{v:.0}"))
-            .label_style(("sans-serif", 12))
+            .label_style(("sans-serif", 16))
             .draw();
         for (si, (name, values)) in series.iter().enumerate() {
             let c = colour(si);
@@ -279,12 +284,455 @@ fn month_lines(title: &str, months: &[String], series: &[(String, Vec<f64>)]) ->
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
-            .label_font(("sans-serif", 12))
+            .label_font(("sans-serif", 16))
             .position(SeriesLabelPosition::LowerRight)
             .draw();
         let _ = root.present();
     }
     svg
+}
+
+/// A payer's name as printed.
+fn payer_name(payer: &str) -> &str {
+    match payer {
+        "insurance" => "医疗保险",
+        "aid" => "医疗救助",
+        "government" => "政府兜底",
+        "charity" => "慈善救助",
+        "hospital" => "医院减免",
+        "fund" => "基金合计",
+        other => other,
+    }
+}
+
+/// Yuan as 万元 with two decimals (exact decimal rounding, half away
+/// from zero).
+fn wan_text(y: Yuan) -> String {
+    let w = (y.0 / Decimal::from(10_000))
+        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    let mut w = w;
+    w.rescale(2);
+    grouped(Yuan(w))
+}
+
+/// A gap in words: 缺口 for spending over the budget, 结余 under it.
+fn gap_words(y: Yuan, unit_wan: bool) -> String {
+    let abs = Yuan(y.0.abs());
+    let amount = if unit_wan {
+        format!("{} 万元", wan_text(abs))
+    } else {
+        format!("{} 元", grouped(abs))
+    };
+    if y.0 > Decimal::ZERO {
+        format!("缺口 {amount}")
+    } else if y.0 < Decimal::ZERO {
+        format!("结余 {amount}")
+    } else {
+        "收支相抵".to_string()
+    }
+}
+
+/// A gap's interval in words: both ends a gap, both a surplus, or from one
+/// to the other.
+fn gap_interval_words(i: &Interval) -> String {
+    match i {
+        Some([a, b]) if a.0 >= Decimal::ZERO => {
+            format!("缺口 {} – {}", grouped(*a), grouped(*b))
+        }
+        Some([a, b]) if b.0 <= Decimal::ZERO => {
+            format!("结余 {} – {}", grouped(Yuan(-b.0)), grouped(Yuan(-a.0)))
+        }
+        Some([a, b]) => format!("结余 {} 至缺口 {}", grouped(Yuan(-a.0)), grouped(*b)),
+        None => "—".into(),
+    }
+}
+
+/// Where a policy came from, in words (the service names them by the
+/// request's fields).
+fn file_words(file: &str) -> String {
+    if let Some(id) = file.strip_prefix("loaded:") {
+        return format!("服务已加载的政策 {id}");
+    }
+    if let Some(i) = file
+        .strip_prefix("scenarios[")
+        .and_then(|r| r.strip_suffix(']'))
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        return format!("请求提交的第 {} 个方案", i + 1);
+    }
+    if file == "baseline" {
+        return "请求提交的基准政策".into();
+    }
+    file.to_string()
+}
+
+/// The data source in words.
+fn source_words(src: &str) -> String {
+    // "stored settlements discharged FROM to TO (backend)"
+    if let Some(rest) = src.strip_prefix("stored settlements discharged ") {
+        let range = rest.split(" (").next().unwrap_or(rest);
+        if let Some((from, to)) = range.split_once(" to ") {
+            return format!("本系统已入库的有效结算（出院日期 {from} 至 {to}）");
+        }
+    }
+    src.to_string()
+}
+
+/// What the headline is about: the aid payer when the policies have one,
+/// else all funds.
+fn headline_target(p: &PolicyReport) -> (&'static str, Option<&super::report::PayerLine>) {
+    match p.payers.iter().find(|y| y.payer == "aid") {
+        Some(y) => ("医疗救助支出", Some(y)),
+        None => ("基金支出", None),
+    }
+}
+
+/// The one-sentence conclusion of each scenario: what it changes in aid
+/// spending (with its 90 % interval) and where that leaves the budget.
+fn headline(r: &SimReport) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, p) in r.policies.iter().enumerate().skip(1) {
+        let (what, payer) = headline_target(p);
+        let (diff, iv) = match payer {
+            Some(y) => match &y.vs_baseline {
+                Some(d) => (d.paid, d.interval),
+                None => continue,
+            },
+            None => match &p.summary.vs_baseline {
+                Some(d) => (d.fund_paid, d.intervals.fund_paid),
+                None => continue,
+            },
+        };
+        let verb = if diff.0 > Decimal::ZERO {
+            "增加"
+        } else if diff.0 < Decimal::ZERO {
+            "减少"
+        } else {
+            "不变"
+        };
+        let mut s = if r.policies.len() > 2 {
+            format!("方案{i}（{}）使{what}", esc(&policy_name(p)))
+        } else {
+            format!("方案使{what}")
+        };
+        if diff.0.is_zero() {
+            s.push_str("不变");
+        } else {
+            s.push_str(&format!("{verb} {} 万元", wan_text(Yuan(diff.0.abs()))));
+            if let Some([a, b]) = iv {
+                // the interval of the change, in the sentence's direction
+                let (lo, hi) = if diff.0 < Decimal::ZERO {
+                    (Yuan(-b.0), Yuan(-a.0))
+                } else {
+                    (a, b)
+                };
+                s.push_str(&format!(
+                    "（90% 区间 {}–{} 万元）",
+                    wan_text(lo),
+                    wan_text(hi)
+                ));
+            }
+        }
+        let key = if payer.is_some() { "aid" } else { "fund" };
+        match p
+            .gaps
+            .iter()
+            .find(|g| g.key == key)
+            .or_else(|| p.gaps.first())
+        {
+            Some(g) => {
+                s.push_str(&format!("，较预算{}", gap_words(g.gap, true)));
+                if let Some([a, b]) = g.gap_interval {
+                    let z = Decimal::ZERO;
+                    if (a.0 >= z && b.0 >= z) || (a.0 <= z && b.0 <= z) {
+                        let (lo, hi) = if g.gap.0 < Decimal::ZERO {
+                            (Yuan(-b.0), Yuan(-a.0))
+                        } else {
+                            (a, b)
+                        };
+                        s.push_str(&format!(
+                            "（90% 区间 {}–{} 万元）",
+                            wan_text(lo),
+                            wan_text(hi)
+                        ));
+                    } else {
+                        s.push_str(&format!(
+                            "（90% 区间从缺口 {} 万元到结余 {} 万元）",
+                            wan_text(Yuan(b.0.abs())),
+                            wan_text(Yuan(a.0.abs()))
+                        ));
+                    }
+                }
+                if g.key != key {
+                    s.push_str(&format!("（预算对象：{}）", esc(&g.target)));
+                }
+            }
+            None => s.push_str("（未设预算）"),
+        }
+        s.push('。');
+        out.push(s);
+    }
+    out
+}
+
+fn policy_name(p: &PolicyReport) -> String {
+    if p.name.is_empty() {
+        p.id.clone()
+    } else {
+        p.name.clone()
+    }
+}
+
+/// Bars of scenario minus baseline (万元), negative values below the axis.
+fn diff_bars(title: &str, groups: &[String], series: &[(String, Vec<f64>)]) -> String {
+    let k = series.len().max(1) as i32;
+    let per = k + 1;
+    let slots = groups.len() as i32 * per;
+    let lo = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .fold(0.0f64, f64::min);
+    let hi = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .fold(0.0f64, f64::max);
+    let span = (hi - lo).max(0.01);
+    let (ymin, ymax) = (lo - span * 0.08, hi + span * 0.12);
+    let mut svg = String::new();
+    let width = (160 + groups.len() as u32 * (40 * k as u32 + 40)).clamp(520, CHART_MAX_WIDTH);
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, 340)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let Ok(mut chart) = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d((0..(slots - 1).max(1)).into_segmented(), ymin..ymax)
+        else {
+            return String::new();
+        };
+        let _ = chart
+            .configure_mesh()
+            .light_line_style(TRANSPARENT)
+            .disable_x_mesh()
+            .x_labels(slots.max(1) as usize)
+            .x_label_formatter(&|_| String::new())
+            .y_desc("万元")
+            .y_label_formatter(&|v| format!("{v:.1}"))
+            .label_style(("sans-serif", 16))
+            .draw();
+        let _ = chart.draw_series(std::iter::once(PathElement::new(
+            vec![
+                (SegmentValue::Exact(0), 0.0),
+                (SegmentValue::Exact((slots - 1).max(1)), 0.0),
+            ],
+            BLACK.stroke_width(1),
+        )));
+        for (si, (name, values)) in series.iter().enumerate() {
+            // scenario i is policy i + 1: its colour
+            let c = colour(si + 1);
+            let rects: Vec<_> = values
+                .iter()
+                .enumerate()
+                .map(|(g, v)| {
+                    let s = g as i32 * per + si as i32;
+                    let mut r = Rectangle::new(
+                        [
+                            (SegmentValue::Exact(s), 0.0),
+                            (SegmentValue::Exact(s + 1), *v),
+                        ],
+                        c.filled(),
+                    );
+                    r.set_margin(0, 0, 2, 2);
+                    r
+                })
+                .collect();
+            if let Ok(a) = chart.draw_series(rects) {
+                a.label(name.clone()).legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled())
+                });
+            }
+        }
+        let label_style =
+            TextStyle::from(("sans-serif", 16).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        let centre = |g: i32| {
+            if k % 2 == 0 {
+                SegmentValue::Exact(g * per + k / 2)
+            } else {
+                SegmentValue::CenterOf(g * per + (k - 1) / 2)
+            }
+        };
+        let _ = chart.draw_series(groups.iter().enumerate().map(|(g, name)| {
+            EmptyElement::at((centre(g as i32), ymin))
+                + Text::new(name.clone(), (0, 8), label_style.clone())
+        }));
+        if series.len() > 1 {
+            let _ = chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 16))
+                .position(SeriesLabelPosition::UpperRight)
+                .draw();
+        }
+        let _ = root.present();
+    }
+    svg
+}
+
+/// The same as horizontal bars, for long group names (category
+/// combinations): one row per group, names on the left.
+fn diff_hbars(title: &str, groups: &[String], series: &[(String, Vec<f64>)]) -> String {
+    let k = series.len().max(1) as i32;
+    let per = k + 1;
+    let slots = groups.len() as i32 * per;
+    let lo = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .fold(0.0f64, f64::min);
+    let hi = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .fold(0.0f64, f64::max);
+    let span = (hi - lo).max(0.01);
+    let (xmin, xmax) = (lo - span * 0.08, hi + span * 0.12);
+    let longest = groups.iter().map(|g| g.chars().count()).max().unwrap_or(4) as u32;
+    let label_area = (longest * 15 + 16).clamp(80, 340);
+    let height = (90 + groups.len() as u32 * (k as u32 * 22 + 12)).clamp(220, 900);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (CHART_MAX_WIDTH, height)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let Ok(mut chart) = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(label_area)
+            .build_cartesian_2d(xmin..xmax, (0..(slots - 1).max(1)).into_segmented())
+        else {
+            return String::new();
+        };
+        let names = groups.to_vec();
+        let mid = (k - 1) / 2;
+        let fmt = move |v: &SegmentValue<i32>| match v {
+            SegmentValue::CenterOf(i) if i % per == mid => {
+                names.get((i / per) as usize).cloned().unwrap_or_default()
+            }
+            _ => String::new(),
+        };
+        let _ = chart
+            .configure_mesh()
+            .light_line_style(TRANSPARENT)
+            .disable_y_mesh()
+            .y_labels(slots.max(1) as usize)
+            .y_label_formatter(&fmt)
+            .x_desc("万元")
+            .x_label_formatter(&|v| format!("{v:.1}"))
+            .label_style(("sans-serif", 16))
+            .draw();
+        let _ = chart.draw_series(std::iter::once(PathElement::new(
+            vec![
+                (0.0, SegmentValue::Exact(0)),
+                (0.0, SegmentValue::Exact((slots - 1).max(1))),
+            ],
+            BLACK.stroke_width(1),
+        )));
+        for (si, (name, values)) in series.iter().enumerate() {
+            let c = colour(si + 1);
+            let rects: Vec<_> = values
+                .iter()
+                .enumerate()
+                .map(|(g, v)| {
+                    let s = g as i32 * per + si as i32;
+                    let mut r = Rectangle::new(
+                        [
+                            (0.0, SegmentValue::Exact(s)),
+                            (*v, SegmentValue::Exact(s + 1)),
+                        ],
+                        c.filled(),
+                    );
+                    r.set_margin(2, 2, 0, 0);
+                    r
+                })
+                .collect();
+            if let Ok(a) = chart.draw_series(rects) {
+                a.label(name.clone()).legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled())
+                });
+            }
+        }
+        if series.len() > 1 {
+            let _ = chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 16))
+                .position(SeriesLabelPosition::LowerRight)
+                .draw();
+        }
+        let _ = root.present();
+    }
+    svg
+}
+
+/// The change of aid (else fund) spending of each scenario in each row.
+fn diff_series(
+    r: &SimReport,
+    pick: fn(&PolicyReport) -> &Vec<super::report::BreakdownRow>,
+) -> Vec<(String, Vec<f64>)> {
+    let aid = r.policies[0].payers.iter().any(|y| y.payer == "aid");
+    r.policies
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, p)| {
+            let values = pick(p)
+                .iter()
+                .map(|row| {
+                    let d = row.vs_baseline.as_ref();
+                    let y = if aid {
+                        d.and_then(|d| d.payers.iter().find(|c| c.id == "aid"))
+                            .map_or(Decimal::ZERO, |c| c.paid.0)
+                    } else {
+                        d.map_or(Decimal::ZERO, |d| d.fund_paid.0)
+                    };
+                    wan(y)
+                })
+                .collect();
+            (series_name(i, p), values)
+        })
+        .collect()
+}
+
+/// A difference chart of `pick`'s rows, with its title.
+fn diff_chart(
+    h: &mut String,
+    r: &SimReport,
+    pick: fn(&PolicyReport) -> &Vec<super::report::BreakdownRow>,
+    by: &str,
+) {
+    if r.policies.len() < 2 {
+        return;
+    }
+    let what = if r.policies[0].payers.iter().any(|y| y.payer == "aid") {
+        "医疗救助支出"
+    } else {
+        "基金支出"
+    };
+    let groups: Vec<String> = pick(&r.policies[0])
+        .iter()
+        .map(|row| row.label.clone())
+        .collect();
+    let series = diff_series(r, pick);
+    let title = format!("方案较基准{what}变化（{by}，万元）");
+    // Names that would collide under vertical bars go on the left.
+    let room = CHART_MAX_WIDTH as usize / groups.len().max(1) / 15;
+    if groups.iter().any(|g| g.chars().count() > room.max(1)) {
+        chart(h, || diff_hbars(&title, &groups, &series));
+    } else {
+        chart(h, || diff_bars(&title, &groups, &series));
+    }
 }
 
 fn iv_wan(i: &Interval) -> Option<(f64, f64)> {
@@ -304,10 +752,11 @@ fn policy_title(p: &PolicyReport) -> String {
 }
 
 fn series_name(i: usize, p: &PolicyReport) -> String {
+    let _ = p;
     if i == 0 {
-        format!("基准 {}", p.id)
+        "基准".to_string()
     } else {
-        format!("方案{i} {}", p.id)
+        format!("方案{i}")
     }
 }
 
@@ -338,11 +787,21 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowr
 .chart svg {{ max-width: 100%; height: auto; }}
 .swatch {{ display: inline-block; width: 10px; height: 10px; margin-right: 4px; }}
 .note {{ font-size: 12px; color: #555; }}
+.headline {{ font-size: 19px; font-weight: bold; border: 2px solid #607d9f; border-radius: 6px; padding: 10px 14px; margin: 12px 0; background: #f4f7fa; }}
+.headline p {{ margin: 4px 0; }}
 @media print {{ body {{ margin: 0; max-width: none; }} h2 {{ break-after: avoid; }} table, .chart, .card {{ break-inside: avoid; }} a {{ color: inherit; text-decoration: none; }} }}
 </style></head><body>
 <h1>{title}</h1>
 "#
     );
+    let lines = headline(r);
+    if !lines.is_empty() {
+        h.push_str("<div class=\"headline\">");
+        for l in &lines {
+            let _ = write!(h, "<p>{l}</p>");
+        }
+        h.push_str("</div>\n");
+    }
     let inp = &r.input;
     let _ = writeln!(
         h,
@@ -355,23 +814,28 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowr
         esc(&inp.volume_growth),
         esc(&inp.price_growth),
         if r.settings.bootstrap > 0 {
-            format!("区间为按人重抽样（bootstrap {} 次，种子 {}）的 90% 区间。", r.settings.bootstrap, r.settings.seed)
+            format!("区间为按人重抽样 {} 次（随机种子 {}）得到的 90% 区间。", r.settings.bootstrap, r.settings.seed)
         } else {
             "未计算区间。".to_string()
         }
     );
     if let Some(src) = &inp.source {
-        let _ = writeln!(h, "<p class=\"meta\">数据来源：{}</p>", esc(src));
+        let _ = writeln!(
+            h,
+            "<p class=\"meta\">数据来源：{}</p>",
+            esc(&source_words(src))
+        );
     }
     h.push_str("<p class=\"meta\">");
     for (i, p) in r.policies.iter().enumerate() {
         let _ = write!(
             h,
-            "<span class=\"swatch\" style=\"background:{}\"></span>{} <code>{}</code>（{}，结算 {} 笔，拒绝 {} 笔）<br>",
+            "<span class=\"swatch\" style=\"background:{}\"></span>{}{} <code>{}</code>（{}，结算 {} 笔，拒绝 {} 笔）<br>",
             css_colour(i),
-            esc(&policy_title(p)),
+            esc(&series_name(i, p)),
+            esc(&policy_title(p).replacen("基准：", "：", 1).replacen("方案：", "：", 1)),
             esc(&p.id),
-            esc(&p.file),
+            esc(&file_words(&p.file)),
             p.settled,
             p.refused
         );
@@ -402,10 +866,10 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowr
         for g in &p.gaps {
             let _ = write!(
                 h,
-                "<br>{} 缺口 <span class=\"{}\">{}</span> 元",
+                "<br>{} 较预算<span class=\"{}\">{}</span>",
                 esc(&g.target),
                 cls(g.gap),
-                signed(g.gap)
+                gap_words(g.gap, false)
             );
         }
         h.push_str("</div>");
@@ -493,7 +957,7 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowr
     h.push_str("</table>\n");
 
     // Gaps.
-    h.push_str("<h2>三、资金缺口（支出 − 预算）</h2>\n");
+    h.push_str("<h2>三、资金缺口或结余（支出 − 预算）</h2>\n");
     if r.budgets.is_empty() {
         h.push_str("<p class=\"note\">未设预算（<code>--budget aid=8000000</code>）。</p>\n");
     } else {
@@ -540,19 +1004,19 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowr
                 &lines,
             )
         });
-        h.push_str("<table><tr><th>方案</th><th>预算对象</th><th>预算（元）</th><th>支出（元）</th><th>缺口（元）</th><th>缺口 90% 区间</th><th>较基准</th></tr>\n");
+        h.push_str("<table><tr><th>方案</th><th>预算对象</th><th>预算（元）</th><th>支出（元）</th><th>缺口（+）或结余（−）（元）</th><th>90% 区间</th><th>较基准</th></tr>\n");
         for p in &r.policies {
             for g in &p.gaps {
                 let _ = writeln!(
                     h,
-                    "<tr><td>{}</td><td>{} <code>{}</code></td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+                    "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n><span class=\"{}\">{}</span></td><td class=n>{}</td><td class=n>{}</td></tr>",
                     esc(&p.id),
                     esc(&g.target),
-                    esc(&g.key),
                     grouped(g.budget),
                     grouped(g.paid),
-                    diff_span(g.gap),
-                    interval_text(&g.gap_interval),
+                    cls(g.gap),
+                    gap_words(g.gap, false),
+                    gap_interval_words(&g.gap_interval),
                     g.vs_baseline.as_ref().map(|d| diff_span(d.gap)).unwrap_or_default()
                 );
             }
@@ -566,11 +1030,10 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowr
         for l in &p.layers {
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td>{} <code>{}</code></td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
                 esc(&p.id),
-                esc(&l.name),
-                esc(&l.id),
-                l.payer,
+                esc(if l.name.is_empty() { &l.id } else { &l.name }),
+                payer_name(l.payer),
                 grouped(l.paid),
                 interval_text(&l.interval),
                 l.claims,
@@ -625,11 +1088,14 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowr
             month_lines("每月医疗救助支付（万元）", &months, &series)
         });
     }
+    diff_chart(&mut h, r, |p| &p.by_month, "按月");
     breakdown_table(&mut h, r, |p| &p.by_month, "月份");
 
     h.push_str("<h2>六、按救助对象类别</h2>\n");
+    diff_chart(&mut h, r, |p| &p.by_category, "按救助对象类别");
     breakdown_table(&mut h, r, |p| &p.by_category, "类别");
     h.push_str("<h2>七、按医院级别</h2>\n");
+    diff_chart(&mut h, r, |p| &p.by_level, "按医院级别");
     breakdown_table(&mut h, r, |p| &p.by_level, "级别");
 
     // Out of pocket.

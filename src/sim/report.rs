@@ -1239,17 +1239,195 @@ fn paid_columns(
 }
 
 /// Write the CSV tables into `dir` (created if missing); returns the files.
+/// For people: Chinese headers and names, UTF-8 with a byte-order mark,
+/// through the table writer the reconciliation reports use
+/// ([`crate::recon::report`]); [`write_csv_ids`] keeps the keys and ids.
 pub fn write_csv(r: &SimReport, dir: &Path) -> Result<Vec<std::path::PathBuf>, csv::Error> {
+    write_csv_as(r, dir, false)
+}
+
+/// The CSV tables for scripts: column keys as headers, machine ids, no
+/// byte-order mark (`medaid simulate --ids`).
+pub fn write_csv_ids(r: &SimReport, dir: &Path) -> Result<Vec<std::path::PathBuf>, csv::Error> {
+    write_csv_as(r, dir, true)
+}
+
+/// A simulation column's label.
+fn sim_label(key: &str) -> String {
+    fn base(k: &str) -> &str {
+        match k {
+            "role" => "角色",
+            "policy_id" => "政策",
+            "settled" => "结算笔数",
+            "refused" => "拒绝笔数",
+            "claims" => "笔数",
+            "persons" => "人数",
+            "total" => "总费用",
+            "hospital_waived" => "医院减免",
+            "fund_paid" => "基金支付",
+            "patient_payable" => "个人自付",
+            "reimbursement_ratio" => "实际报销比例",
+            "layer_id" => "支付层",
+            "name" => "名称",
+            "payer" => "支付方",
+            "paid" => "支付",
+            "key" => "预算对象",
+            "kind" => "类型",
+            "target" => "预算对象名称",
+            "budget" => "预算",
+            "gap" => "缺口（+）或结余（−）",
+            "id" => "编号",
+            "label" => "名称",
+            "layer" => "支付层",
+            "measure" => "指标",
+            "from" => "自",
+            "to" => "至",
+            "count" => "人·年",
+            "person_years" => "人·年",
+            "mean" => "均值",
+            "median" => "中位数",
+            "p10" => "P10",
+            "p90" => "P90",
+            "max" => "最高",
+            "overall" => "总体",
+            "catastrophic" => "灾难性支出人·年",
+            "catastrophic_share" => "灾难性支出占比",
+            "catastrophic_threshold" => "灾难性支出标准",
+            "out_of_pocket" => "个人自付",
+            "by_category" => "按类别",
+            "by_level" => "按级别",
+            "by_month" => "按月",
+            "person_id" => "身份证号",
+            "baseline" => "基准",
+            "scenario" => "方案",
+            "change" => "变化",
+            _ => k,
+        }
+    }
+    if let Some(k) = key.strip_suffix("_diff_lo") {
+        return format!("较基准{}（90% 下限）", base(k));
+    }
+    if let Some(k) = key.strip_suffix("_diff_hi") {
+        return format!("较基准{}（90% 上限）", base(k));
+    }
+    if let Some(k) = key.strip_suffix("_diff") {
+        return format!("较基准{}", base(k));
+    }
+    if let Some(k) = key.strip_suffix("_lo") {
+        return format!("{}（90% 下限）", base(k));
+    }
+    if let Some(k) = key.strip_suffix("_hi") {
+        return format!("{}（90% 上限）", base(k));
+    }
+    base(key).to_string()
+}
+
+/// One CSV table of the simulation, written through the shared table
+/// writer when flushed: the same calls as a `csv::Writer`.
+struct TableFile {
+    path: std::path::PathBuf,
+    table: crate::recon::report::Table,
+    ids: bool,
+}
+
+impl TableFile {
+    fn write_record<I, T>(&mut self, record: I) -> Result<(), csv::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        use crate::recon::report::{ColType, Value};
+        let cells: Vec<Value> = record
+            .into_iter()
+            .zip(&self.table.columns)
+            .map(|(v, c)| {
+                let v = v.as_ref();
+                if self.ids || c.ty == ColType::Text {
+                    let shown = match (self.ids, c.key.as_str(), v) {
+                        (false, "role", "baseline") => "基准",
+                        (false, "role", "scenario") => "方案",
+                        (false, "key", p) => crate::recon::report::payer_label_or(p),
+                        _ => v,
+                    };
+                    return Value::Text(shown.to_string());
+                }
+                if v.is_empty() {
+                    return Value::Empty;
+                }
+                if let Ok(i) = v.parse::<i64>() {
+                    return Value::Int(i);
+                }
+                match (v.parse::<Decimal>(), v.split_once('.')) {
+                    (Ok(d), Some((_, f))) if f.len() == 2 => Value::Money(d),
+                    (Ok(d), Some(_)) => Value::Ratio(d),
+                    _ => Value::Text(v.to_string()),
+                }
+            })
+            .collect();
+        let mut cells = cells;
+        cells.resize(self.table.columns.len(), crate::recon::report::Value::Empty);
+        self.table.rows.push(cells);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), csv::Error> {
+        use crate::recon::report::{Format, RenderOptions, Report};
+        let mut r = Report::new("simulation", "医疗救助资金测算");
+        r.tables.push(std::mem::replace(
+            &mut self.table,
+            crate::recon::report::Table::new("", ""),
+        ));
+        let bytes = r
+            .render_with(
+                Format::Csv,
+                &RenderOptions {
+                    ids: self.ids,
+                    ..RenderOptions::default()
+                },
+            )
+            .map_err(|e| csv::Error::from(std::io::Error::other(e.to_string())))?;
+        std::fs::write(&self.path, bytes)?;
+        Ok(())
+    }
+}
+
+fn write_csv_as(
+    r: &SimReport,
+    dir: &Path,
+    ids: bool,
+) -> Result<Vec<std::path::PathBuf>, csv::Error> {
+    use crate::recon::report::{ColType, Table};
     std::fs::create_dir_all(dir)?;
     let mut files = Vec::new();
-    let mut open =
-        |name: &str, header: &[&str]| -> Result<csv::Writer<std::fs::File>, csv::Error> {
-            let path = dir.join(name);
-            let mut w = csv::Writer::from_path(&path)?;
-            w.write_record(header)?;
-            files.push(path);
-            Ok(w)
-        };
+    let text_keys = [
+        "role",
+        "policy_id",
+        "layer_id",
+        "name",
+        "payer",
+        "key",
+        "kind",
+        "target",
+        "id",
+        "label",
+        "layer",
+        "measure",
+        "person_id",
+    ];
+    let mut open = |name: &str, header: &[&str]| -> Result<TableFile, csv::Error> {
+        let path = dir.join(name);
+        let mut table = Table::new(name.trim_end_matches(".csv"), name);
+        for k in header {
+            let ty = if text_keys.contains(k) {
+                ColType::Text
+            } else {
+                ColType::Money
+            };
+            table.add_col(k, &sim_label(k), ty);
+        }
+        files.push(path.clone());
+        Ok(TableFile { path, table, ids })
+    };
 
     let mut w = open(
         "summary.csv",

@@ -81,6 +81,25 @@ impl Db {
         })
     }
 
+    /// Every hospital of the directory, by code (reports print names).
+    pub async fn hospitals(&self) -> Result<Vec<Hospital>> {
+        with_pool!(self, |pool, backend| {
+            let rows = sqlx::query("SELECT code, name, level, region FROM hospitals ORDER BY code")
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Hospital {
+                        code: r.try_get("code")?,
+                        name: r.try_get("name")?,
+                        level: r.try_get("level")?,
+                        region: r.try_get("region")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
     /// Insert or update registry rows keyed by (person, category,
     /// valid_from), in one transaction. Rows are never deleted: a period is
     /// closed by importing it again with its `valid_to`.

@@ -346,6 +346,16 @@ impl Db {
         with_pool!(self, |_pool, backend| backend)
     }
 
+    /// The connection pool now: (open connections, idle ones, the most
+    /// it may open).
+    pub fn pool_stats(&self) -> (u32, u32, u32) {
+        with_pool!(self, |pool, backend| (
+            pool.size(),
+            u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            pool.options().get_max_connections()
+        ))
+    }
+
     /// A trivial query: the database answers.
     pub async fn ping(&self) -> Result<()> {
         with_pool!(self, |pool, backend| {

@@ -132,6 +132,17 @@ pub struct StoredSettlement {
     /// cancelled; otherwise its own.
     pub current_answer_json: String,
     pub cancelled: bool,
+    /// What the slip prints beside the answer: the level and registry
+    /// categories (comma-separated ids) it was settled with, the stay, the
+    /// claim as stored, and when the original and (if cancelled) its
+    /// reversal were committed.
+    pub level: String,
+    pub categories: String,
+    pub admitted_on: String,
+    pub discharged_on: String,
+    pub claim_json: String,
+    pub committed_at: String,
+    pub cancelled_at: Option<String>,
 }
 
 /// The reversal row a cancellation writes (the rest is copied from the
@@ -217,7 +228,8 @@ pub(crate) const BY_CLAIM: &str =
 
 const BY_ID: &str =
     "SELECT s.id, s.kind, s.reverses, s.hospital, s.claim_id, s.person_id, s.year, s.answer_json,
-            r.answer_json AS reversal_answer
+            r.answer_json AS reversal_answer, s.level, s.categories, s.admitted_on, s.discharged_on,
+            s.claim_json, s.committed_at, r.committed_at AS cancelled_at
      FROM settlements s LEFT JOIN settlements r ON r.reverses = s.id
      WHERE s.id = $1";
 
@@ -645,6 +657,13 @@ impl Db {
                     cancelled: reversal.is_some(),
                     current_answer_json: reversal.unwrap_or_else(|| answer_json.clone()),
                     answer_json,
+                    level: r.try_get("level")?,
+                    categories: r.try_get("categories")?,
+                    admitted_on: r.try_get("admitted_on")?,
+                    discharged_on: r.try_get("discharged_on")?,
+                    claim_json: r.try_get("claim_json")?,
+                    committed_at: r.try_get("committed_at")?,
+                    cancelled_at: r.try_get("cancelled_at")?,
                 })
             })
             .transpose()

@@ -50,7 +50,124 @@ on_both!(
     lists_settlements_paged,
     renders_the_slip_escaped,
     operations_endpoints,
+    accepts_the_platform_request,
 );
+
+/// A HIS that speaks the national platform: a 2301/2304-style request on
+/// `/v1/nhsa/2304` (or `/v1/settlements` with the platform's media type),
+/// answered in the 2304 envelope; refusals in the same envelope.
+async fn accepts_the_platform_request(app: TestApp) {
+    let request = |mdtrt_id: &str| {
+        json!({
+            "infno": "2304",
+            "input": {
+                "data": {
+                    "mdtrt_id": mdtrt_id, "psn_no": "41000000000000000001",
+                    "mdtrt_cert_type": "02", "mdtrt_cert_no": P_DIBAO,
+                    "med_type": "21", "insutype": "390",
+                    "begntime": "2017-05-01 08:00:00", "endtime": "2017-05-10 10:00:00"
+                },
+                "diseinfo": [{"diag_code": "C34.9", "maindiag_flag": "1"}],
+                "feedetail": [
+                    {"feedetl_sn": "1", "med_list_codg": "110200001", "med_list_name": "挂号费",
+                     "med_chrgitm_type": "13", "chrgitm_lv": "01", "det_item_fee_sumamt": "5.00"},
+                    {"feedetl_sn": "2", "med_list_codg": "86900123", "med_list_name": "头孢曲松",
+                     "med_chrgitm_type": "09", "chrgitm_lv": "02", "det_item_fee_sumamt": "320.00",
+                     "cnt": "2", "pric_uplmt_amt": "150.00"}
+                ]
+            }
+        })
+    };
+    let r = app
+        .post_raw(
+            "/v1/nhsa/2304",
+            Some(&app.h2),
+            "application/json",
+            request("NH-1").to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.content_type, "application/vnd.nhsa+json");
+    let w = r.json();
+    assert_eq!(w["infcode"], 0, "{w}");
+    let info = &w["output"]["setlinfo"];
+    // The same figures as the worked example in medaid's own claim form.
+    assert_eq!(info["fund_pay_sumamt"], "228.42");
+    assert_eq!(info["psn_part_amt"], "59.58");
+    assert_eq!(info["hosp_part_amt"], "37.00");
+    assert_eq!(info["mdtrt_id"], "NH-1");
+    assert_eq!(info["med_type"], "21");
+    assert_eq!(
+        info["insutype"], "",
+        "wolong-2017 declares no insurance types"
+    );
+    assert_eq!(info["psn_name"], "测试<患者>");
+    // The same endpoint as medaid's claims, by Content-Type.
+    let r = app
+        .post_raw(
+            "/v1/settlements",
+            Some(&app.h2),
+            "application/vnd.nhsa+json",
+            request("NH-2").to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["output"]["setlinfo"]["maf_pay"], "34.02");
+    // Refusals: the platform's envelope, Chinese, the platform's field names.
+    let mut bad = request("NH-3");
+    bad["input"]["feedetail"][1]["det_item_fee_sumamt"] = json!("-2400.00");
+    let r = app
+        .post_raw(
+            "/v1/nhsa/2304",
+            Some(&app.h2),
+            "application/json",
+            bad.to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let w = r.json();
+    assert_eq!(w["infcode"], -1);
+    let msg = w["err_msg"].as_str().unwrap();
+    assert!(msg.starts_with("结算信息有误"), "{msg}");
+    assert!(
+        msg.contains("input.feedetail[1].det_item_fee_sumamt"),
+        "{msg}"
+    );
+    let r = app
+        .post_raw(
+            "/v1/nhsa/2304",
+            None,
+            "application/json",
+            request("NH-4").to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["infcode"], -1);
+    let mut no_class = request("NH-5");
+    no_class["input"]["feedetail"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("chrgitm_lv");
+    let r = app
+        .post_raw(
+            "/v1/nhsa/2303",
+            Some(&app.h2),
+            "application/json",
+            no_class.to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.json()["err_msg"]
+        .as_str()
+        .unwrap()
+        .contains("input.feedetail[0].chrgitm_lv"));
+    // The standard endpoint keeps problem+json for medaid's own claims.
+    let r = app
+        .post_raw("/v1/settlements", None, "application/json", "{}")
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.content_type, "application/problem+json");
+}
 
 async fn settles_the_worked_example(app: TestApp) {
     let r = app.settle(&app.h2, &design_claim("C-1", "H0002")).await;
@@ -122,8 +239,26 @@ async fn answers_in_the_national_names(app: TestApp) {
         let n = app.send(req).await;
         assert_eq!(n.status, 200, "{}", n.text);
         assert_eq!(n.content_type, media);
-        let v = n.json();
+        let w = n.json();
+        // The 2304 envelope (issue 11).
+        assert_eq!(w["infcode"], 0);
+        assert_eq!(w["err_msg"], "");
+        let v = &w["output"];
         assert_eq!(v["setlinfo"]["setl_id"], id.as_str());
+        assert_eq!(v["setlinfo"]["med_type"], "21", "the platform's code");
+        assert_eq!(v["setlinfo"]["certno"], P_DIBAO);
+        assert_eq!(v["setlinfo"]["psn_no"], "");
+        assert_eq!(v["setlinfo"]["psn_cert_type"], "01");
+        assert_eq!(v["setlinfo"]["gend"], "1");
+        assert_eq!(v["setlinfo"]["brdy"], "1990-01-01");
+        assert_eq!(v["setlinfo"]["psn_cash_pay"], "59.58");
+        assert_eq!(v["setlinfo"]["acct_pay"], "0.00");
+        assert_eq!(v["setlinfo"]["clr_type"], "21");
+        let t = v["setlinfo"]["setl_time"].as_str().unwrap();
+        assert!(
+            chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S").is_ok(),
+            "setl_time {t}"
+        );
         assert_eq!(v["setlinfo"]["medfee_sumamt"], "325.00");
         assert_eq!(v["setlinfo"]["fund_pay_sumamt"], "228.42");
         assert_eq!(v["setlinfo"]["hifp_pay"], "194.40");
@@ -242,7 +377,7 @@ async fn previews_without_storing(app: TestApp) {
         )
         .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.json()["setlinfo"]["fund_pay_sumamt"], "228.42");
+    assert_eq!(r.json()["output"]["setlinfo"]["fund_pay_sumamt"], "228.42");
     assert_eq!(app.count_settlements().await, 1);
     let refused = app
         .post_json(
@@ -452,7 +587,7 @@ async fn cancels_once_and_restores_accumulators(app: TestApp) {
     let nhsa = app
         .get(&format!("/v1/settlements/{id}?view=nhsa"), Some(&app.h2))
         .await;
-    assert_eq!(nhsa.json()["setlinfo"]["refd_setl_flag"], "1");
+    assert_eq!(nhsa.json()["output"]["setlinfo"]["refd_setl_flag"], "1");
     let retry = app.settle(&app.h2, &design_claim("K-1", "H0002")).await;
     assert_eq!(retry.status, 200);
     assert_eq!(retry.json()["status"], "cancelled");
@@ -811,6 +946,16 @@ async fn renders_the_slip_escaped(app: TestApp) {
         "the registry name is escaped too"
     );
     assert!(s.text.contains("民政医疗救助"));
+    // What the cashier prints beside the figures (issue 11).
+    assert!(s.text.contains("人民币伍拾玖元伍角捌分"), "amount in words");
+    assert!(s.text.contains("@page") && s.text.contains("A4"));
+    assert!(s.text.contains("C34.9"), "diagnosis");
+    assert!(s.text.contains("至"), "admission and discharge dates");
+    assert!(
+        !s.text.contains(">wolong-2017<"),
+        "the policy by name, not id"
+    );
+    assert!(s.text.contains("经办人签字") && s.text.contains("患者（家属）签字"));
     app.cancel(&app.h2, &id).await;
     let s = app
         .get(&format!("/v1/settlements/{id}/slip"), Some(&app.h2))
@@ -841,9 +986,32 @@ async fn operations_endpoints(app: TestApp) {
     assert!(m
         .text
         .contains("medaid_operations_total{operation=\"settle\",outcome=\"created\"} 1"));
+    assert!(m.text.contains(
+        "medaid_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v1/settlements\""
+    ));
+    // Refusals are counted by reason, the pool is shown (issue 11).
+    let mut bad = design_claim("O-2", "H0002");
+    bad["items"][0]["amount"] = json!("-5.00");
+    assert_eq!(app.settle(&app.h2, &bad).await.status, 422);
+    assert_eq!(
+        app.get("/v1/settlements", Some("mdk_nope")).await.status,
+        401
+    );
+    let m = app.get("/metrics", None).await;
+    assert!(
+        m.text
+            .contains("medaid_refused_total{status=\"422\",reason=\"Invalid claim\"} 1"),
+        "{}",
+        m.text
+    );
     assert!(m
         .text
-        .contains("medaid_http_request_duration_seconds_bucket"));
+        .contains("medaid_refused_total{status=\"401\",reason=\"Unauthorized\"} 1"));
+    assert!(m
+        .text
+        .contains("medaid_db_pool_connections{state=\"idle\"}"));
+    assert!(m.text.contains("medaid_db_pool_max_connections "));
+    assert!(m.text.contains("# TYPE medaid_busy_total counter"));
     let o = app.get("/openapi.json", None).await;
     assert_eq!(o.status, 200);
     let spec = o.json();

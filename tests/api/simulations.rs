@@ -409,6 +409,17 @@ async fn downloads_the_html_report(app: TestApp) {
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("<svg"), "charts are inline SVG");
         assert!(html.contains("wolong-2017-aid80"));
+        // No internal wording for the administrator (issue 11).
+        assert!(html.contains("方案使医疗救助支出"), "headline");
+        for internal in [
+            "scenarios[0]",
+            "stored settlements",
+            "loaded:",
+            "(sqlite)",
+            "(postgres)",
+        ] {
+            assert!(!html.contains(internal), "internal wording {internal:?}");
+        }
         for banned in [
             "<script",
             "src=\"http",
