@@ -8,6 +8,7 @@
 //! then it calls the engine inside the storage transaction that holds the
 //! person's accumulators. The arithmetic is the engine's alone.
 
+pub mod console;
 pub mod keys;
 pub mod recon;
 pub mod simulation;
@@ -213,11 +214,52 @@ pub struct AccumulatorLine {
     pub remaining: Option<String>,
 }
 
-/// The service: a database and the policies loaded at start.
+/// The service: a database and the policies in force (loaded at start,
+/// replaced when a policy is uploaded: see [`Policies`]).
 #[derive(Debug, Clone)]
 pub struct Service {
     pub db: Db,
-    pub policies: Arc<PolicySet>,
+    pub policies: Policies,
+}
+
+/// The policy set of a running service, swappable without a restart.
+///
+/// Reads (`service.policies.choose(…)`, `.by_id(…)`, iteration) see the
+/// current set through `Deref`, exactly as before. [`Policies::replace`]
+/// installs a new set; each set is kept for the life of the process (a
+/// request in flight may still be settling on the one it read), which
+/// costs one set's memory per upload — uploads are rare (a few a year).
+#[derive(Debug, Clone)]
+pub struct Policies(Arc<std::sync::RwLock<&'static PolicySet>>);
+
+impl Policies {
+    pub fn new(set: PolicySet) -> Self {
+        Policies(Arc::new(std::sync::RwLock::new(Box::leak(Box::new(set)))))
+    }
+
+    /// The current set.
+    pub fn current(&self) -> &'static PolicySet {
+        match self.0.read() {
+            Ok(g) => *g,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    /// Install `set` for every request from now on.
+    pub fn replace(&self, set: PolicySet) {
+        let leaked: &'static PolicySet = Box::leak(Box::new(set));
+        match self.0.write() {
+            Ok(mut g) => *g = leaked,
+            Err(poisoned) => *poisoned.into_inner() = leaked,
+        }
+    }
+}
+
+impl std::ops::Deref for Policies {
+    type Target = PolicySet;
+    fn deref(&self) -> &PolicySet {
+        self.current()
+    }
 }
 
 /// SHA-256 in lower-case hex.
@@ -229,7 +271,7 @@ impl Service {
     pub fn new(db: Db, policies: PolicySet) -> Self {
         Service {
             db,
-            policies: Arc::new(policies),
+            policies: Policies::new(policies),
         }
     }
 

@@ -26,6 +26,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod console;
 pub mod directory;
 pub mod keys;
 pub mod recon;

@@ -1195,8 +1195,9 @@ fn bands_text(bands: &[Band]) -> String {
         .join("，")
 }
 
-/// A short description of a layer's rule, for added layers.
-fn describe(p: &Policy, l: &Layer) -> String {
+/// A short description of a layer's rule, in Chinese (added layers in a
+/// diff; the console's policy table).
+pub fn describe(p: &Policy, l: &Layer) -> String {
     let mut parts = Vec::new();
     match &l.kind {
         LayerKind::Ratio {
