@@ -35,6 +35,7 @@
 //! shows how to run everything.
 
 pub mod cli;
+pub mod console;
 pub mod engine;
 pub mod http;
 pub mod money;

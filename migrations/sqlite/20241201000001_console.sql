@@ -62,6 +62,14 @@ CREATE TABLE simulation_runs (
     created_by  TEXT NOT NULL,
     title       TEXT NOT NULL,
     request     TEXT NOT NULL,
-    report      TEXT NOT NULL
+    report      TEXT NOT NULL,
+    report_html TEXT NOT NULL
 );
 CREATE INDEX simulation_runs_created ON simulation_runs (created_at);
+
+-- Settings the console keeps (the year's aid budget shown on 首页).
+CREATE TABLE console_settings (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);

@@ -59,6 +59,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(simulations::router())
         .merge(health::router())
         .merge(openapi::router())
+        .merge(crate::console::router())
         .fallback(|| async { ApiError::not_found().detail("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
@@ -84,8 +85,13 @@ pub async fn serve(
     ctx: ApiContext,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(ctx))
-        .with_graceful_shutdown(shutdown)
+    // The peer address reaches handlers (the console's per-address login
+    // throttling).
+    axum::serve(
+        listener,
+        router(ctx).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
         .await
 }
 

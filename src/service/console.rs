@@ -886,6 +886,7 @@ impl Service {
         title: &str,
         request_json: &str,
         report_json: &str,
+        report_html: &str,
         by: &Actor,
     ) -> Result<String, ServiceError> {
         let id = super::new_id();
@@ -898,6 +899,7 @@ impl Service {
                     title: title.to_string(),
                     request: request_json.to_string(),
                     report: report_json.to_string(),
+                    report_html: report_html.to_string(),
                 },
                 &AuditEntry {
                     actor: by,

@@ -115,7 +115,10 @@ pub struct SimulationRun {
     pub created_by: String,
     pub title: String,
     pub request: String,
+    /// The report as JSON (`GET /v1/simulations/{id}`).
     pub report: String,
+    /// The report as the self-contained HTML page.
+    pub report_html: String,
 }
 
 /// One line of the console's settlement list.
@@ -862,8 +865,8 @@ impl Db {
         with_pool!(self, |pool, backend| {
             let (_guard, mut tx) = begin_write!(self, pool, backend);
             sqlx::query(
-                "INSERT INTO simulation_runs (id, created_at, created_by, title, request, report)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO simulation_runs (id, created_at, created_by, title, request, report, report_html)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&run.id)
             .bind(&run.created_at)
@@ -871,6 +874,7 @@ impl Db {
             .bind(&run.title)
             .bind(&run.request)
             .bind(&run.report)
+            .bind(&run.report_html)
             .execute(&mut *tx)
             .await?;
             audit_insert!(tx, audit);
@@ -883,7 +887,7 @@ impl Db {
         with_pool!(self, |pool, backend| {
             let _ = backend;
             sqlx::query(
-                "SELECT id, created_at, created_by, title, request, report FROM simulation_runs WHERE id = $1",
+                "SELECT id, created_at, created_by, title, request, report, report_html FROM simulation_runs WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(pool)
@@ -896,6 +900,7 @@ impl Db {
                     title: r.try_get("title")?,
                     request: r.try_get("request")?,
                     report: r.try_get("report")?,
+                    report_html: r.try_get("report_html")?,
                 })
             })
             .transpose()
@@ -921,9 +926,46 @@ impl Db {
                     title: r.try_get("title")?,
                     request: r.try_get("request")?,
                     report: String::new(),
+                    report_html: String::new(),
                 })
             })
             .collect()
         })
+    }
+
+    /// A console setting.
+    pub async fn console_setting(&self, key: &str) -> Result<Option<String>> {
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            Ok(sqlx::query_scalar("SELECT value FROM console_settings WHERE key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await?)
+        })
+    }
+
+    /// Set a console setting; its audit row in the same transaction.
+    pub async fn set_console_setting(
+        &self,
+        key: &str,
+        value: &str,
+        audit: &AuditEntry<'_>,
+    ) -> Result<()> {
+        let now = now_text();
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            sqlx::query(
+                "INSERT INTO console_settings (key, value, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(key)
+            .bind(value)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+            audit_insert!(tx, audit);
+            tx.commit().await?;
+        });
+        Ok(())
     }
 }
