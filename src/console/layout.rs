@@ -26,6 +26,7 @@ fn head(title: &str) -> Markup {
             link rel="icon" href="data:,";
             link rel="stylesheet" href="/console/assets/console.css";
             script src="/console/assets/htmx.min.js" defer {}
+            script src="/console/assets/console.js" defer {}
         }
     }
 }
