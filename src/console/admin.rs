@@ -139,7 +139,7 @@ pub async fn users_post(
     let (status, extra) = match result {
         Ok(m) => (StatusCode::OK, notice(true, &m)),
         Err(AccountError::Service(e)) => return Err(e.into()),
-        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, notice(false, &e.to_string())),
+        Err(e) => (StatusCode::OK, notice(false, &e.to_string())),
     };
     // A reset of one's own password ends one's own session: say so on the
     // login page instead.

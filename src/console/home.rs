@@ -72,7 +72,7 @@ pub async fn login(
     let good_token = matches!((expected, f.csrf.as_deref()), (Some(a), Some(b)) if !a.is_empty() && a == b);
     if !good_token {
         return login_response(
-            StatusCode::FORBIDDEN,
+            StatusCode::OK,
             &headers,
             &next,
             Some("登录表单已过期，请重新输入。"),
@@ -94,8 +94,10 @@ pub async fn login(
                 .append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", Some(0), sec));
             r
         }
+        // The page says what went wrong; a 4xx would only add a console
+        // error in the browser.
         Err(LoginError::Wrong) => login_response(
-            StatusCode::UNAUTHORIZED,
+            StatusCode::OK,
             &headers,
             &next,
             Some("用户名或密码不正确。"),

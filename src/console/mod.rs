@@ -45,6 +45,8 @@ pub fn router() -> Router<ApiContext> {
         .route("/console/logout", post(home::logout))
         .route("/console/budget", post(home::set_budget))
         .route("/console/assets/{name}", get(asset))
+        // Pages that are not the console's (the slip) make browsers ask.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/console/persons", get(registry::search))
         .route("/console/persons/{id}", get(registry::person))
         .route(

@@ -233,7 +233,7 @@ pub async fn upload(
             },
         ),
         Err(refused) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::OK,
             html! {
                 (notice(false, &format!("{name}：有 {} 处错误，政策没有保存。", refused.errors.len())))
                 table.errors {

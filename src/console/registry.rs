@@ -307,11 +307,7 @@ pub async fn import_check(
         @if !p.errors.is_empty() { (import_form_body(&s)) }
     };
     Ok(html(
-        if p.errors.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        },
+        StatusCode::OK,
         layout::page(&s, "/console/persons", "导入名册", body),
     ))
 }

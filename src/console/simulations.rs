@@ -213,7 +213,7 @@ pub async fn run(
     let refuse = move |msg: String| async move {
         let body = form(ctxr, sr, Some(notice(false, &msg))).await?;
         Ok::<Response, PageError>(html(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::OK,
             layout::page(sr, "/console/simulations", "测算", body),
         ))
     };

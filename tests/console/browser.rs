@@ -123,7 +123,8 @@ async fn a_roster_with_a_bad_line_writes_nothing_then_a_good_one_is_imported() {
          411303200001010022,钱七,dibao,2017-02-30,\n",
     );
     b.upload("input[name=file]", &bad).await;
-    b.click("form button[type=submit]").await;
+    b.click("main form[action='/console/registry/import'] button[type=submit]")
+        .await;
     b.wait_text("有 1 行不正确，名册没有写入").await;
     b.wait_text("2017-02-30").await;
     b.screenshot("1-bad-line").await;
@@ -147,7 +148,8 @@ async fn a_roster_with_a_bad_line_writes_nothing_then_a_good_one_is_imported() {
         ),
     );
     b.upload("input[name=file]", &good).await;
-    b.click("form button[type=submit]").await;
+    b.click("main form[action='/console/registry/import'] button[type=submit]")
+        .await;
     b.wait_text("新增 1 人").await;
     b.screenshot("2-preview").await;
     b.click("form[action='/console/registry/import/confirm'] button[type=submit]")

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735a0a2a2b";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// Where chromium and chromedriver are, or why the browser tests skip.
 pub fn browser() -> Result<(PathBuf, PathBuf), String> {
