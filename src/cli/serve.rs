@@ -140,7 +140,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ));
     }
     if let Some(staff) = demo_staff {
-        say(format!("console: http://{addr}/console  (staff logins, new passwords each start)"));
+        say(format!(
+            "console: http://{addr}/console  (staff logins, new passwords each start)"
+        ));
         for (login, name, role, pw) in staff {
             say(format!("  {role} {name}: login {login}  password {pw}"));
         }

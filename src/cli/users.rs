@@ -99,7 +99,9 @@ pub async fn run(cmd: UsersCommand) -> anyhow::Result<()> {
             svc.db.close().await;
             eprintln!("created {login} (#{id}, {}, {name})", role.as_str());
             if let Some(p) = generated {
-                eprintln!("one-time password (shown once; change it with `medaid users reset-password`):");
+                eprintln!(
+                    "one-time password (shown once; change it with `medaid users reset-password`):"
+                );
                 println!("{p}");
             }
         }

@@ -23,7 +23,11 @@ fn tabs(active: &str) -> Markup {
     }
 }
 
-async fn users_body(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Result<Markup, PageError> {
+async fn users_body(
+    ctx: &ApiContext,
+    s: &Session,
+    extra: Option<Markup>,
+) -> Result<Markup, PageError> {
     let users = ctx.service.staff_list().await?;
     Ok(html! {
         (tabs("/console/admin/users"))
@@ -40,7 +44,7 @@ async fn users_body(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Res
                             td { (u.name) }
                             td { (StaffRole::parse(&u.role).map_or(u.role.as_str(), |r| r.label())) }
                             td { @if u.disabled { span.tag.cancelled { "已停用" } } @else { span.tag.settled { "启用" } } }
-                            td { (u.created_at.get(..16).unwrap_or(&u.created_at)) }
+                            td { (layout::when(&u.created_at)) }
                             td.noprint {
                                 div.actions {
                                     form method="post" action="/console/admin/users" {
@@ -150,7 +154,11 @@ pub async fn users_post(
     ))
 }
 
-async fn keys_body(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Result<Markup, PageError> {
+async fn keys_body(
+    ctx: &ApiContext,
+    s: &Session,
+    extra: Option<Markup>,
+) -> Result<Markup, PageError> {
     let list = ctx.service.db.list_keys().await?;
     let hs = ctx.service.db.hospitals().await?;
     Ok(html! {
@@ -167,7 +175,7 @@ async fn keys_body(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Resu
                             td { code { (k.key_id) } }
                             td { (match k.role.as_str() { "hospital" => "医院", "centre" => "救助中心", "admin" => "管理员", r => r }) }
                             td { (k.hospital.as_deref().map(|h| super::hospital_name(&hs, h)).unwrap_or_default()) }
-                            td { (k.created_at.get(..16).unwrap_or(&k.created_at)) }
+                            td { (layout::when(&k.created_at)) }
                             td { @if let Some(r) = &k.revoked_at { span.tag.cancelled { "已吊销 " (r.get(..10).unwrap_or(r)) } } @else { span.tag.settled { "有效" } } }
                             td.noprint {
                                 @if k.revoked_at.is_none() {
@@ -250,7 +258,9 @@ pub async fn keys_post(
         "revoke" => {
             let id = nonempty(&f.key_id).unwrap_or_default();
             if ctx.service.db.revoke_key(&id).await? {
-                ctx.service.audit(&by, "key.revoke", &id, None, None).await?;
+                ctx.service
+                    .audit(&by, "key.revoke", &id, None, None)
+                    .await?;
                 notice(true, &format!("密钥 {id} 已吊销。"))
             } else {
                 notice(false, &format!("没有有效的密钥 {id}"))
@@ -309,7 +319,14 @@ pub async fn audit(
     };
     let rows = ctx.service.audit_log(&f).await?;
     const ACTIONS: &[&str] = &[
-        "registry", "month", "policy", "simulation", "user", "key", "session", "budget",
+        "registry",
+        "month",
+        "policy",
+        "simulation",
+        "user",
+        "key",
+        "session",
+        "budget",
     ];
     let body = html! {
         (tabs("/console/admin/audit"))
@@ -336,7 +353,7 @@ pub async fn audit(
                 tbody {
                     @for r in &rows {
                         tr {
-                            td { (r.at.get(..19).unwrap_or(&r.at)) }
+                            td { (layout::when(&r.at)) }
                             td { (r.user_name) "（" (r.user_login) @if let Some(id) = r.user_id { "，#" (id) } "）" }
                             td { (action_label(&r.action)) }
                             td { (r.subject) }

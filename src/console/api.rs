@@ -71,13 +71,12 @@ pub async fn upload_policy(
             }),
         )),
         Err(refused) => {
-            let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid policy").detail(
-                format!(
+            let mut e =
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid policy").detail(format!(
                     "{} error{} in the policy",
                     refused.errors.len(),
                     if refused.errors.len() == 1 { "" } else { "s" }
-                ),
-            );
+                ));
             for x in &refused.errors {
                 e = e.field(
                     x.path.clone(),

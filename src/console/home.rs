@@ -32,7 +32,12 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn login_response(status: StatusCode, headers: &HeaderMap, next: &str, msg: Option<&str>) -> Response {
+fn login_response(
+    status: StatusCode,
+    headers: &HeaderMap,
+    next: &str,
+    msg: Option<&str>,
+) -> Response {
     let token = random_token();
     let mut r = html(status, layout::login(&token, next, msg));
     r.headers_mut().append(
@@ -43,7 +48,12 @@ fn login_response(status: StatusCode, headers: &HeaderMap, next: &str, msg: Opti
 }
 
 pub async fn login_page(headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
-    login_response(StatusCode::OK, &headers, &safe_next(q.next.as_deref()), None)
+    login_response(
+        StatusCode::OK,
+        &headers,
+        &safe_next(q.next.as_deref()),
+        None,
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,7 +79,8 @@ pub async fn login(
 ) -> Response {
     let next = safe_next(f.next.as_deref());
     let expected = cookie(&headers, LOGIN_COOKIE);
-    let good_token = matches!((expected, f.csrf.as_deref()), (Some(a), Some(b)) if !a.is_empty() && a == b);
+    let good_token =
+        matches!((expected, f.csrf.as_deref()), (Some(a), Some(b)) if !a.is_empty() && a == b);
     if !good_token {
         return login_response(
             StatusCode::OK,
@@ -90,8 +101,10 @@ pub async fn login(
                 header::SET_COOKIE,
                 set_cookie(COOKIE, &token, Some(ABSOLUTE_SECS), sec),
             );
-            r.headers_mut()
-                .append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", Some(0), sec));
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(LOGIN_COOKIE, "", Some(0), sec),
+            );
             r
         }
         // The page says what went wrong; a 4xx would only add a console
@@ -153,7 +166,10 @@ pub async fn page(State(ctx): State<ApiContext>, Staff(s): Staff) -> Result<Resp
         .filter(|b| !b.is_zero())
         .map(|b| (paid / b * rust_decimal::Decimal::from(100)).round_dp(1));
     let width = share
-        .map(|p| p.min(rust_decimal::Decimal::from(100)).max(rust_decimal::Decimal::ZERO))
+        .map(|p| {
+            p.min(rust_decimal::Decimal::from(100))
+                .max(rust_decimal::Decimal::ZERO)
+        })
         .unwrap_or_default();
     let imports = ctx
         .service
@@ -210,7 +226,7 @@ pub async fn page(State(ctx): State<ApiContext>, Staff(s): Staff) -> Result<Resp
                 } @else {
                     ul.plain {
                         @for i in &imports {
-                            li { (i.at.get(..16).unwrap_or(&i.at)) " · " (i.user_name) " · " (i.subject) br; span.muted { (i.detail.clone().unwrap_or_default()) } }
+                            li { (layout::when(&i.at)) " · " (i.user_name) " · " (i.subject) br; span.muted { (i.detail.clone().unwrap_or_default()) } }
                         }
                     }
                 }
@@ -218,7 +234,10 @@ pub async fn page(State(ctx): State<ApiContext>, Staff(s): Staff) -> Result<Resp
             }
         }
     };
-    Ok(html(StatusCode::OK, layout::page(&s, "/console", "首页", body)))
+    Ok(html(
+        StatusCode::OK,
+        layout::page(&s, "/console", "首页", body),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

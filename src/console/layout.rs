@@ -166,14 +166,25 @@ fn param_label(k: &str) -> &str {
         "from" => "起",
         "to" => "止",
         "group" => "病种",
+        "mode" => "方式",
+        "settlements" => "笔数",
         other => other,
     }
 }
 
-fn param_value<'a>(k: &str, v: &'a str) -> &'a str {
+fn param_value(k: &str, v: &str) -> String {
     match (k, v) {
-        ("status", "open") => "未月结",
-        ("status", "closed") => "已月结",
-        _ => v,
+        ("status", "open") => "未月结".into(),
+        ("status", "closed") => "已月结".into(),
+        ("hospital", "all") => "全部".into(),
+        ("mode", "preview") => "预览（未写入）".into(),
+        ("mode", "confirmed") => "已重新结算".into(),
+        (_, v) if v.len() > 19 && v.as_bytes().get(10) == Some(&b'T') => when(v),
+        _ => v.to_string(),
     }
+}
+
+/// A stored timestamp as a clerk reads it: `2026-12-02 05:16:56`.
+pub fn when(t: &str) -> String {
+    t.get(..19).unwrap_or(t).replacen('T', " ", 1)
 }

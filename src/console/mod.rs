@@ -79,8 +79,14 @@ pub fn router() -> Router<ApiContext> {
             "/console/simulations/{id}/report",
             get(simulations::report_html),
         )
-        .route("/console/admin/users", get(admin::users).post(admin::users_post))
-        .route("/console/admin/keys", get(admin::keys).post(admin::keys_post))
+        .route(
+            "/console/admin/users",
+            get(admin::users).post(admin::users_post),
+        )
+        .route(
+            "/console/admin/keys",
+            get(admin::keys).post(admin::keys_post),
+        )
         .route("/console/admin/audit", get(admin::audit))
         .merge(api::router())
 }
@@ -160,11 +166,11 @@ pub fn html(status: StatusCode, m: Markup) -> Response {
             "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'self'; form-action 'self'",
         ),
     );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
     h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
     );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),

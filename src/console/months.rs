@@ -31,7 +31,12 @@ const REPORTS: &[(&str, &str)] = &[
     ("floor", "兜底台账"),
 ];
 
-const FORMATS: &[(&str, &str)] = &[("csv", "CSV"), ("xlsx", "Excel"), ("xml", "XML"), ("json", "JSON")];
+const FORMATS: &[(&str, &str)] = &[
+    ("csv", "CSV"),
+    ("xlsx", "Excel"),
+    ("xml", "XML"),
+    ("json", "JSON"),
+];
 
 #[derive(Debug, Deserialize, Default)]
 pub struct MonthQuery {
@@ -107,7 +112,7 @@ async fn render(
                 @if closed { span.tag.closed { "已月结" } } @else { span.tag.open { "未月结" } }
             }
             @if closed {
-                p { "月结：" (status.closed_by.clone().unwrap_or_default()) "，" (status.closed_at.clone().unwrap_or_default()) }
+                p { "月结：" (status.closed_by.clone().unwrap_or_default()) "，" (layout::when(status.closed_at.as_deref().unwrap_or_default())) }
             }
             @if !status.events.is_empty() {
                 table {
@@ -118,7 +123,7 @@ async fn render(
                                 td { (if action == "close" { "月结" } else { "重开" }) }
                                 td { (actor) }
                                 td { (reason.clone().unwrap_or_default()) }
-                                td { (at.get(..19).unwrap_or(at)) }
+                                td { (layout::when(at)) }
                             }
                         }
                     }
@@ -196,7 +201,16 @@ pub async fn page(
         Some("reopen") => Some(notice(true, &format!("{month} 已重开。"))),
         _ => None,
     };
-    render(&ctx, &s, &month, nonempty(&q.hospital), &view, extra, StatusCode::OK).await
+    render(
+        &ctx,
+        &s,
+        &month,
+        nonempty(&q.hospital),
+        &view,
+        extra,
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,7 +241,13 @@ pub async fn close(
         .await
         .map_err(|e| month_error(&month, e))?;
     ctx.service
-        .audit(&actor, "month.close", &month, nonempty(&f.reason).as_deref(), None)
+        .audit(
+            &actor,
+            "month.close",
+            &month,
+            nonempty(&f.reason).as_deref(),
+            None,
+        )
         .await?;
     Ok(Redirect::to(&format!("/console/months?month={month}&done=close")).into_response())
 }
@@ -272,14 +292,16 @@ pub async fn check(
         return Err(PageError::BadRequest("请选择医院的文件".into()));
     };
     let result = match u.field("kind") {
-        Some("details") => ctx
-            .service
-            .check_details(mo, hospital.as_deref(), text.as_bytes())
-            .await,
-        _ => ctx
-            .service
-            .check_totals(mo, hospital.as_deref(), text.as_bytes())
-            .await,
+        Some("details") => {
+            ctx.service
+                .check_details(mo, hospital.as_deref(), text.as_bytes())
+                .await
+        }
+        _ => {
+            ctx.service
+                .check_totals(mo, hospital.as_deref(), text.as_bytes())
+                .await
+        }
     };
     let extra = match result {
         Ok(r) => html! {
@@ -298,7 +320,16 @@ pub async fn check(
         }
         Err(e) => return Err(e.into()),
     };
-    render(&ctx, &s, &month, hospital, "statement", Some(extra), StatusCode::OK).await
+    render(
+        &ctx,
+        &s,
+        &month,
+        hospital,
+        "statement",
+        Some(extra),
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize, Default)]

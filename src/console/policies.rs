@@ -24,7 +24,11 @@ fn payer_label(p: &str) -> &'static str {
     }
 }
 
-async fn list_body(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Result<Markup, PageError> {
+async fn list_body(
+    ctx: &ApiContext,
+    s: &Session,
+    extra: Option<Markup>,
+) -> Result<Markup, PageError> {
     let stored = ctx.service.db.policy_listing().await?;
     let loaded = ctx.service.policies.current();
     let today = crate::storage::now_china().date_naive();

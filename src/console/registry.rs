@@ -3,8 +3,8 @@
 
 use super::layout::{self, csrf, notice};
 use super::{
-    category_label, check_csrf, hospital_name, html, medical_type_label, nonempty, yuan,
-    PageError, Staff, Upload,
+    category_label, check_csrf, hospital_name, html, medical_type_label, nonempty, yuan, PageError,
+    Staff, Upload,
 };
 use crate::http::ApiContext;
 use crate::service::console::RosterPreview;
@@ -87,10 +87,12 @@ pub async fn person(
     Path(id): Path<String>,
     Query(q): Query<YearQuery>,
 ) -> Result<Response, PageError> {
-    let rows = ctx.service.db.registry_rows(std::slice::from_ref(&id)).await?;
-    let year = q
-        .year
-        .unwrap_or_else(|| crate::storage::now_china().year());
+    let rows = ctx
+        .service
+        .db
+        .registry_rows(std::slice::from_ref(&id))
+        .await?;
+    let year = q.year.unwrap_or_else(|| crate::storage::now_china().year());
     let acc = match ctx.service.accumulators(&id, year).await {
         Ok(a) => Some(a),
         Err(crate::service::ServiceError::NotFound) => None,
@@ -250,7 +252,7 @@ pub async fn import_form(Staff(s): Staff) -> Response {
     )
 }
 
-fn preview_body(p: &RosterPreview) -> Markup {
+fn preview_body(ctx: &ApiContext, p: &RosterPreview) -> Markup {
     html! {
         @for w in &p.warnings { p.warn { (w) } }
         p { "共 " (p.rows.len()) " 行有效：新增 " (p.added.len()) " 人，变更 " (p.changed.len()) " 人，终止 " (p.ended.len()) " 个期间，未变 " (p.unchanged) " 行。" }
@@ -267,7 +269,7 @@ fn preview_body(p: &RosterPreview) -> Markup {
         @if !p.ended.is_empty() {
             h3 { "终止" }
             table { thead { tr { th { "身份证号" } th { "姓名" } th { "类别" } th { "终止日期" } } }
-                tbody { @for (id, n, c, t) in &p.ended { tr { td { (id) } td { (n) } td { (c) } td { (t) } } } } }
+                tbody { @for (id, n, c, t) in &p.ended { tr { td { (id) } td { (n) } td { (category_label(ctx, c)) } td { (t) } } } } }
         }
     }
 }
@@ -293,7 +295,7 @@ pub async fn import_check(
                     tbody { @for e in &p.errors { tr { td.num { (e.line) } td { (e.message) } } } }
                 }
             } @else {
-                (preview_body(&p))
+                (preview_body(&ctx, &p))
                 form method="post" action="/console/registry/import/confirm" {
                     (csrf(&s))
                     input type="hidden" name="name" value=(name);
@@ -342,7 +344,7 @@ pub async fn import_confirm(
     let body = html! {
         (notice(true, &format!("名册已导入：{} 行（{}）。", applied.rows.len(), f.name)))
         section.card {
-            (preview_body(&applied))
+            (preview_body(&ctx, &applied))
         }
         section.card {
             h2 { "应退应补" }

@@ -109,16 +109,15 @@ pub async fn detail(
         .person_name(&st.person_id)
         .await?
         .unwrap_or_default();
-    let cancelled: Option<(String, String)> = serde_json::from_str::<serde_json::Value>(
-        &st.current_answer_json,
-    )
-    .ok()
-    .and_then(|v| {
-        Some((
-            v.get("cancelled_at")?.as_str()?.to_string(),
-            v.get("reversal_id")?.as_str()?.to_string(),
-        ))
-    });
+    let cancelled: Option<(String, String)> =
+        serde_json::from_str::<serde_json::Value>(&st.current_answer_json)
+            .ok()
+            .and_then(|v| {
+                Some((
+                    v.get("cancelled_at")?.as_str()?.to_string(),
+                    v.get("reversal_id")?.as_str()?.to_string(),
+                ))
+            });
     let audits = ctx
         .service
         .audit_log(&crate::storage::console::AuditFilter {
@@ -143,7 +142,7 @@ pub async fn detail(
                 tr { th { "结算时间" } td { (a.settled_at.clone().unwrap_or_default()) } th { "状态" } td {
                     @if let Some((at, rid)) = &cancelled {
                         span.tag.cancelled { "已撤销" } " " (at) " · 由医院通过接口撤销（冲红 " (rid) "）"
-                        @for r in &audits { br; "重新结算：" (r.user_name) "（" (r.user_login) "）" (r.at.get(..16).unwrap_or(&r.at)) }
+                        @for r in &audits { br; "重新结算：" (r.user_name) "（" (r.user_login) "）" (layout::when(&r.at)) }
                     } @else {
                         span.tag.settled { "已结算" }
                     }
@@ -190,11 +189,7 @@ pub async fn slip(
     Staff(_s): Staff,
     Path(id): Path<String>,
 ) -> Response {
-    crate::http::settlements::slip(
-        State(ctx),
-        Caller { role: Role::Centre },
-        Path(id),
-    )
-    .await
-    .into_response()
+    crate::http::settlements::slip(State(ctx), Caller { role: Role::Centre }, Path(id))
+        .await
+        .into_response()
 }

@@ -36,7 +36,7 @@ async fn form(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Result<Ma
             h2 { "新的测算" }
             form method="post" action="/console/simulations" enctype="multipart/form-data" {
                 (csrf(s))
-                div.inline {
+                div.row {
                     label { "基准政策 "
                         select name="baseline" {
                             @for p in policies.iter() { option value=(p.id) { (p.id) "（" (p.name) "）" } }
@@ -47,6 +47,7 @@ async fn form(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Result<Ma
                 }
                 fieldset {
                     legend { "方案：在基准政策上改一项" }
+                    div.row {
                     label { "层级或限额 "
                         select name="layer" {
                             @for p in policies.iter() {
@@ -69,9 +70,10 @@ async fn form(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Result<Ma
                         }
                     }
                     label { " 新值 " input name="value" size="10" placeholder="0.85 或 20000"; }
+                    }
                     p.muted { "或上传一个完整的方案政策文件（TOML），上传时忽略上面的改动：" input type="file" name="scenario" accept=".toml"; }
                 }
-                div.inline {
+                div.row {
                     label { "医疗救助年度预算（元，可选） " input name="budget" size="12" inputmode="decimal"; }
                     label { " 区间估计重抽样次数 " input type="number" name="bootstrap" value="200" min="0" max="1000"; }
                 }
@@ -88,7 +90,7 @@ async fn form(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Result<Ma
                     tbody {
                         @for r in &runs {
                             tr {
-                                td { (r.created_at.get(..16).unwrap_or(&r.created_at)) }
+                                td { (layout::when(&r.created_at)) }
                                 td { a href={"/console/simulations/" (r.id)} { (r.title) } }
                                 td { (r.created_by) }
                             }
@@ -117,7 +119,8 @@ pub fn edit_policy(
     category: &str,
     value: &str,
 ) -> Result<(String, String), String> {
-    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("基准政策无法读取：{e}"))?;
+    let mut doc: toml_edit::DocumentMut =
+        text.parse().map_err(|e| format!("基准政策无法读取：{e}"))?;
     let v = value.trim().replace([',', '，'], "");
     let num: rust_decimal::Decimal = v
         .parse()
@@ -181,7 +184,11 @@ pub fn edit_policy(
                 tl.insert("amount", val);
                 what = format!(
                     "{layer} {} {v} 元",
-                    if field == "cap" { "封顶线" } else { "起付线" }
+                    if field == "cap" {
+                        "封顶线"
+                    } else {
+                        "起付线"
+                    }
                 );
             }
             _ => return Err(format!("不能改 {field}")),
@@ -306,7 +313,7 @@ pub async fn show(
     let body = html! {
         section.card {
             p { strong { (r.title) } }
-            p.muted { (r.created_by) " · " (r.created_at.get(..19).unwrap_or(&r.created_at)) " · 编号 " (r.id) }
+            p.muted { (r.created_by) " · " (layout::when(&r.created_at)) " · 编号 " (r.id) }
             div.actions.noprint {
                 a.button href={"/console/simulations/" (r.id) "/report"} target="_blank" { "在新窗口打开报告（可打印）" }
                 a href="/console/simulations" { "返回测算" }
@@ -336,8 +343,10 @@ pub async fn report_html(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    resp.headers_mut()
-        .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+    resp.headers_mut().insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
     Ok(resp)
 }
 

@@ -92,7 +92,7 @@ pub async fn serve(
         router(ctx).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-        .await
+    .await
 }
 
 /// Read a whole body up to [`BODY_LIMIT`], as UTF-8 text.

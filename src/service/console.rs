@@ -333,7 +333,9 @@ pub fn parse_roster(text: &str) -> (Vec<RegistryRow>, Vec<LineError>) {
         let region = field(5);
         if !region.is_empty() && (region.len() != 6 || !region.bytes().all(|b| b.is_ascii_digit()))
         {
-            bad.push(format!("参保地（region）应为 6 位区划代码，实为 {region:?}"));
+            bad.push(format!(
+                "参保地（region）应为 6 位区划代码，实为 {region:?}"
+            ));
         }
         if !bad.is_empty() {
             errors.push(LineError {

@@ -232,10 +232,11 @@ impl Db {
         let now = now_text();
         with_pool!(self, |pool, backend| {
             let (_guard, mut tx) = begin_write!(self, pool, backend);
-            let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM staff_users WHERE login = $1")
-                .bind(login)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let taken: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM staff_users WHERE login = $1")
+                    .bind(login)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if taken.is_some() {
                 tx.rollback().await?;
                 return Ok(None);
@@ -252,7 +253,13 @@ impl Db {
             .fetch_one(&mut *tx)
             .await?;
             let subject = format!("{login} #{id}");
-            audit_insert!(tx, &AuditEntry { subject: &subject, ..audit.clone() });
+            audit_insert!(
+                tx,
+                &AuditEntry {
+                    subject: &subject,
+                    ..audit.clone()
+                }
+            );
             tx.commit().await?;
             Ok(Some(id))
         })
@@ -260,23 +267,27 @@ impl Db {
 
     pub async fn staff_user_by_login(&self, login: &str) -> Result<Option<StaffUser>> {
         with_pool!(self, |pool, backend| {
-            sqlx::query(&format!("SELECT {USER_COLS} FROM staff_users u WHERE u.login = $1"))
-                .bind(login)
-                .fetch_optional(pool)
-                .await?
-                .map(|r| user_of(&r))
-                .transpose()
+            sqlx::query(&format!(
+                "SELECT {USER_COLS} FROM staff_users u WHERE u.login = $1"
+            ))
+            .bind(login)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| user_of(&r))
+            .transpose()
         })
     }
 
     pub async fn staff_users(&self) -> Result<Vec<StaffUser>> {
         with_pool!(self, |pool, backend| {
-            sqlx::query(&format!("SELECT {USER_COLS} FROM staff_users u ORDER BY u.id"))
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(user_of)
-                .collect()
+            sqlx::query(&format!(
+                "SELECT {USER_COLS} FROM staff_users u ORDER BY u.id"
+            ))
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(user_of)
+            .collect()
         })
     }
 
@@ -799,10 +810,12 @@ impl Db {
     pub async fn policy_text(&self, hash: &str) -> Result<Option<String>> {
         with_pool!(self, |pool, backend| {
             let _ = backend;
-            Ok(sqlx::query_scalar("SELECT source FROM policies WHERE hash = $1")
-                .bind(hash)
-                .fetch_optional(pool)
-                .await?)
+            Ok(
+                sqlx::query_scalar("SELECT source FROM policies WHERE hash = $1")
+                    .bind(hash)
+                    .fetch_optional(pool)
+                    .await?,
+            )
         })
     }
 
@@ -937,10 +950,12 @@ impl Db {
     pub async fn console_setting(&self, key: &str) -> Result<Option<String>> {
         with_pool!(self, |pool, backend| {
             let _ = backend;
-            Ok(sqlx::query_scalar("SELECT value FROM console_settings WHERE key = $1")
-                .bind(key)
-                .fetch_optional(pool)
-                .await?)
+            Ok(
+                sqlx::query_scalar("SELECT value FROM console_settings WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(pool)
+                    .await?,
+            )
         })
     }
 

@@ -87,7 +87,10 @@ async fn login_logout_and_roles_on(backend: Backend) {
     let centre = Console::login(&app, "zhangsan").await;
     let home = centre.get("/console").await;
     assert!(home.text.contains("张三"));
-    assert!(!home.text.contains("/console/policies"), "no admin nav for the centre");
+    assert!(
+        !home.text.contains("/console/policies"),
+        "no admin nav for the centre"
+    );
     for admin_page in [
         "/console/policies",
         "/console/simulations",
@@ -160,7 +163,10 @@ async fn csrf_and_audit_on(backend: Backend) {
     assert_eq!(status["status"], "open");
 
     let r = c
-        .post(&path, &[("csrf", c.csrf.as_str()), ("reason", "月底核对完毕")])
+        .post(
+            &path,
+            &[("csrf", c.csrf.as_str()), ("reason", "月底核对完毕")],
+        )
         .await;
     assert_eq!(r.status, 303, "{}", r.text);
     let status = app
@@ -189,7 +195,9 @@ async fn csrf_and_audit_on(backend: Backend) {
         .await;
     assert_eq!(r.status, 403);
     let a = Console::login(&app, "lisi").await;
-    let r = a.post(&path, &[("csrf", a.csrf.as_str()), ("reason", " ")]).await;
+    let r = a
+        .post(&path, &[("csrf", a.csrf.as_str()), ("reason", " ")])
+        .await;
     assert_eq!(r.status, 400);
     let r = a
         .post(&path, &[("csrf", a.csrf.as_str()), ("reason", "补录一笔")])
@@ -204,7 +212,10 @@ async fn csrf_and_audit_on(backend: Backend) {
         .await
         .json();
     let events = status["events"].as_array().unwrap();
-    assert!(events[1][1].as_str().unwrap().contains("李四"), "{events:?}");
+    assert!(
+        events[1][1].as_str().unwrap().contains("李四"),
+        "{events:?}"
+    );
 }
 
 async fn throttling_on(backend: Backend) {
@@ -214,7 +225,10 @@ async fn throttling_on(backend: Backend) {
     staff::create(&app, "zhangsan", "张三", StaffRole::Centre).await;
     staff::create(&app, "wangwu", "王五", StaffRole::Centre).await;
     for _ in 0..5 {
-        assert_eq!(try_login(&app, "zhangsan", "not-the-password").await.status, 200);
+        assert_eq!(
+            try_login(&app, "zhangsan", "not-the-password").await.status,
+            200
+        );
     }
     // The account is throttled, even with the right password…
     let r = try_login(&app, "zhangsan", PASSWORD).await;
@@ -301,10 +315,15 @@ async fn policy_upload_on(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let broken = std::fs::read_to_string(helpers::repo_path("fixtures/design/broken-policy.toml"))
-        .unwrap();
+    let broken =
+        std::fs::read_to_string(helpers::repo_path("fixtures/design/broken-policy.toml")).unwrap();
     let r = app
-        .post_raw("/v1/policies", Some(&app.centre), "application/toml", broken.clone())
+        .post_raw(
+            "/v1/policies",
+            Some(&app.centre),
+            "application/toml",
+            broken.clone(),
+        )
         .await;
     assert_eq!(r.status, 403);
     let r = app
@@ -319,10 +338,15 @@ async fn policy_upload_on(backend: Backend) {
             .any(|e| e["message"].as_str().unwrap().starts_with("line ")),
         "{errors:?}"
     );
-    let good = std::fs::read_to_string(helpers::repo_path("fixtures/policies/county-2024.toml"))
-        .unwrap();
+    let good =
+        std::fs::read_to_string(helpers::repo_path("fixtures/policies/county-2024.toml")).unwrap();
     let r = app
-        .post_raw("/v1/policies", Some(&app.admin), "application/toml", good.clone())
+        .post_raw(
+            "/v1/policies",
+            Some(&app.admin),
+            "application/toml",
+            good.clone(),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json()["id"], "county-2024");
@@ -345,7 +369,13 @@ async fn policy_upload_on(backend: Backend) {
 
     // A kept simulation run is readable by an admin key only.
     let id = other
-        .keep_simulation("t", "{\"from\":\"2017-01-01\"}", "{\"x\":1}", "<p>", &Actor::cli())
+        .keep_simulation(
+            "t",
+            "{\"from\":\"2017-01-01\"}",
+            "{\"x\":1}",
+            "<p>",
+            &Actor::cli(),
+        )
         .await
         .unwrap();
     let r = app
@@ -410,7 +440,15 @@ async fn sessions_expire_on(backend: Backend) {
     assert!(svc.login("zhangsan", PASSWORD, "127.0.0.9").await.is_err());
     assert!(svc.login("zhangsan", &new, "127.0.0.9").await.is_ok());
     let rows = audit(&app).await;
-    for a in ["user.create", "user.disable", "user.enable", "user.reset_password"] {
-        assert!(rows.iter().any(|r| r.action == a && r.user_login == "cli"), "{a}");
+    for a in [
+        "user.create",
+        "user.disable",
+        "user.enable",
+        "user.reset_password",
+    ] {
+        assert!(
+            rows.iter().any(|r| r.action == a && r.user_login == "cli"),
+            "{a}"
+        );
     }
 }

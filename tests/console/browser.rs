@@ -8,15 +8,18 @@ use crate::helpers::{self, spawn_app, Backend, TestApp, P_DIBAO};
 use crate::staff::{self, PASSWORD};
 use crate::webdriver::{browser, Browser};
 use medaid::service::console::StaffRole;
-use std::sync::Mutex;
 
 /// One browser at a time (2 cores).
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn skip(name: &str) -> bool {
     match browser() {
         Ok(_) => false,
         Err(why) => {
+            assert!(
+                std::env::var_os("MEDAID_REQUIRE_BROWSER").is_none(),
+                "MEDAID_REQUIRE_BROWSER is set (CI) but {why}"
+            );
             use std::io::Write;
             let _ = writeln!(std::io::stderr(), "skipped browser test {name}: {why}");
             true
@@ -56,7 +59,7 @@ async fn a_clerk_logs_in_finds_a_person_and_opens_the_slip() {
     if skip("a_clerk_logs_in_finds_a_person_and_opens_the_slip") {
         return;
     }
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     let app = app().await;
     let mut b = Browser::start("login-search-slip").await;
     b.goto(&format!("{}/console", app.base)).await;
@@ -70,14 +73,18 @@ async fn a_clerk_logs_in_finds_a_person_and_opens_the_slip() {
     login(&mut b, &app, "zhangsan").await;
     b.wait_text("张三").await;
     b.screenshot("2-home").await;
-    assert!(!b.exists("a[href='/console/policies']").await, "no admin pages for the centre");
+    assert!(
+        !b.exists("a[href='/console/policies']").await,
+        "no admin pages for the centre"
+    );
 
     b.click("nav a[href='/console/persons']").await;
     b.type_in("input[name=q]", &P_DIBAO[..10]).await;
     b.click("form[role=search] button[type=submit]").await;
     b.wait_text(P_DIBAO).await;
     b.screenshot("3-search").await;
-    b.click(&format!("a[href='/console/persons/{P_DIBAO}']")).await;
+    b.click(&format!("a[href='/console/persons/{P_DIBAO}']"))
+        .await;
     b.wait_text("救助类别").await;
     b.wait_text("低保对象").await;
     b.goto(&format!("{}/console/persons/{P_DIBAO}?year=2017", app.base))
@@ -91,13 +98,17 @@ async fn a_clerk_logs_in_finds_a_person_and_opens_the_slip() {
             serde_json::json!([]),
         )
         .await;
-    b.goto(&format!("{}{}", app.base, slip.as_str().unwrap())).await;
+    b.goto(&format!("{}{}", app.base, slip.as_str().unwrap()))
+        .await;
     b.wait_text("一站式结算单").await;
     b.screenshot("5-slip").await;
 
     // The settlement's own page, from 结算查询.
-    b.goto(&format!("{}/console/settlements?month=&status=settled", app.base))
-        .await;
+    b.goto(&format!(
+        "{}/console/settlements?month=&status=settled",
+        app.base
+    ))
+    .await;
     b.click("a[href^='/console/settlements/']").await;
     b.wait_text("计算说明").await;
     b.screenshot("6-settlement").await;
@@ -109,12 +120,13 @@ async fn a_roster_with_a_bad_line_writes_nothing_then_a_good_one_is_imported() {
     if skip("roster import") {
         return;
     }
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     let app = app().await;
     let dir = tempfile::tempdir().unwrap();
     let mut b = Browser::start("roster-import").await;
     login(&mut b, &app, "zhangsan").await;
-    b.goto(&format!("{}/console/registry/import", app.base)).await;
+    b.goto(&format!("{}/console/registry/import", app.base))
+        .await;
     let bad = file(
         &dir,
         "roster-bad.csv",
@@ -177,27 +189,33 @@ async fn a_clerk_closes_the_month_and_sees_who_closed_it() {
     if skip("month close") {
         return;
     }
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     let app = app().await;
     let month = medaid::storage::now_china().format("%Y-%m").to_string();
     let mut b = Browser::start("month-close").await;
     login(&mut b, &app, "zhangsan").await;
-    b.goto(&format!("{}/console/months?month={month}", app.base)).await;
+    b.goto(&format!("{}/console/months?month={month}", app.base))
+        .await;
     b.wait_text("月结报表").await;
     b.screenshot("1-open").await;
     b.type_in("input[name=reason]", "本月核对完毕").await;
-    b.click_confirming(&format!("form[action='/console/months/{month}/close'] button"))
-        .await;
+    b.click_confirming(&format!(
+        "form[action='/console/months/{month}/close'] button"
+    ))
+    .await;
     b.wait_text("已月结").await;
     b.wait_text("张三（zhangsan").await;
     b.screenshot("2-closed").await;
     // The administrator reopens it with a reason, and sees both events.
     b.click("header form button").await;
     login(&mut b, &app, "lisi").await;
-    b.goto(&format!("{}/console/months?month={month}", app.base)).await;
-    b.type_in("input[name=reason]", "补录一笔").await;
-    b.click(&format!("form[action='/console/months/{month}/reopen'] button"))
+    b.goto(&format!("{}/console/months?month={month}", app.base))
         .await;
+    b.type_in("input[name=reason]", "补录一笔").await;
+    b.click(&format!(
+        "form[action='/console/months/{month}/reopen'] button"
+    ))
+    .await;
     b.wait_text("已重开").await;
     b.wait_text("补录一笔").await;
     b.screenshot("3-reopened").await;
@@ -213,7 +231,7 @@ async fn an_admin_uploads_a_broken_policy_then_a_valid_one() {
     if skip("policy upload") {
         return;
     }
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     let app = app().await;
     let mut b = Browser::start("policy-upload").await;
     login(&mut b, &app, "lisi").await;
@@ -238,7 +256,8 @@ async fn an_admin_uploads_a_broken_policy_then_a_valid_one() {
         .await;
     b.wait_text("政策 county-2024 已上传").await;
     b.screenshot("3-uploaded").await;
-    b.click("a[href^='/console/policies/']:not([href$='diff'])").await;
+    b.click("a[href^='/console/policies/']:not([href$='diff'])")
+        .await;
     b.wait_text("各层（按支付顺序）").await;
     b.screenshot("4-policy").await;
     b.assert_no_errors().await;
@@ -249,7 +268,7 @@ async fn an_admin_runs_a_simulation_from_the_form() {
     if skip("simulation") {
         return;
     }
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     let app = app().await;
     let mut b = Browser::start("simulation").await;
     login(&mut b, &app, "lisi").await;

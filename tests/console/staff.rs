@@ -30,9 +30,7 @@ pub fn set_cookie(r: &crate::helpers::Resp, name: &str) -> Option<String> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| {
-            v.split(';').next().unwrap_or("")[name.len() + 1..].to_string()
-        })
+        .map(|v| v.split(';').next().unwrap_or("")[name.len() + 1..].to_string())
 }
 
 fn no_redirect() -> reqwest::Client {
@@ -72,7 +70,11 @@ impl<'a> Console<'a> {
         };
         let home = c.get("/console").await;
         assert_eq!(home.status, 200, "{}", home.text);
-        let at = home.text.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+        let at = home
+            .text
+            .find("name=\"csrf\" value=\"")
+            .expect("csrf field")
+            + 19;
         c.csrf = home.text[at..at + 64].to_string();
         c
     }

@@ -12,12 +12,7 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// Where chromium and chromedriver are, or why the browser tests skip.
 pub fn browser() -> Result<(PathBuf, PathBuf), String> {
-    let find = |names: &[&str]| {
-        names
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.exists())
-    };
+    let find = |names: &[&str]| names.iter().map(PathBuf::from).find(|p| p.exists());
     let chromium = std::env::var_os("CHROMIUM")
         .map(PathBuf::from)
         .or_else(|| find(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]));
@@ -163,7 +158,10 @@ impl Browser {
             .await
             .expect("webdriver json");
         if let Some(e) = v["value"].get("error") {
-            panic!("[{}] webdriver {path}: {e}: {}", self.name, v["value"]["message"]);
+            panic!(
+                "[{}] webdriver {path}: {e}: {}",
+                self.name, v["value"]["message"]
+            );
         }
         v["value"].clone()
     }
@@ -208,7 +206,8 @@ impl Browser {
 
     pub async fn type_in(&self, css: &str, text: &str) {
         let id = self.find(css).await;
-        self.cmd("POST", &format!("/element/{id}/clear"), None).await;
+        self.cmd("POST", &format!("/element/{id}/clear"), None)
+            .await;
         self.cmd(
             "POST",
             &format!("/element/{id}/value"),
@@ -238,7 +237,8 @@ impl Browser {
 
     pub async fn click(&mut self, css: &str) {
         let id = self.find(css).await;
-        self.cmd("POST", &format!("/element/{id}/click"), None).await;
+        self.cmd("POST", &format!("/element/{id}/click"), None)
+            .await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         self.wait_ready().await;
         self.collect_logs().await;
@@ -252,9 +252,7 @@ impl Browser {
 
     pub async fn wait_ready(&self) {
         for _ in 0..100 {
-            let v = self
-                .script("return document.readyState", json!([]))
-                .await;
+            let v = self.script("return document.readyState", json!([])).await;
             if v == "complete" {
                 return;
             }
@@ -334,7 +332,8 @@ impl Browser {
         if let Some(entries) = v["value"].as_array() {
             for e in entries {
                 if e["level"] == "SEVERE" {
-                    self.errors.push(e["message"].as_str().unwrap_or("").to_string());
+                    self.errors
+                        .push(e["message"].as_str().unwrap_or("").to_string());
                 }
             }
         }

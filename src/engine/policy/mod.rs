@@ -218,6 +218,9 @@ impl Cap {
 
 /// What a layer computes.
 #[derive(Debug, Clone, PartialEq)]
+// One value per layer, built once per policy: the size difference costs
+// nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 pub enum LayerKind {
     /// Pays a ratio of the eligible amount (after a deductible).
     Ratio {
