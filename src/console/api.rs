@@ -44,6 +44,15 @@ fn key_actor() -> Actor {
 /// `POST /v1/policies`: the body is a policy file (TOML). 201 with its id
 /// and hash when it is new, 200 when that text was loaded already, 422
 /// with every error (path, line, message) otherwise.
+#[utoipa::path(post, path = "/v1/policies", tag = "policies",
+    request_body(content = String, content_type = "application/toml", description = "A policy file (DESIGN.md §2)"),
+    responses(
+        (status = 201, description = "Stored by hash and in force from its effective_from: {id, hash, effective_from, new, warnings}"),
+        (status = 200, description = "This very text was uploaded before"),
+        (status = 403, description = "Not an admin key", body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Every error of the policy: errors[].path and the line in errors[].message; nothing stored", body = crate::http::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn upload_policy(
     State(ctx): State<ApiContext>,
     caller: Caller,
@@ -92,6 +101,14 @@ pub async fn upload_policy(
 }
 
 /// `GET /v1/simulations/{id}`: a kept run's report (JSON).
+#[utoipa::path(get, path = "/v1/simulations/{id}", tag = "simulations",
+    params(("id" = String, Path, description = "run id (the console's 测算 page)")),
+    responses(
+        (status = 200, description = "{id, created_at, created_by, title, request, report}: the request as sent and the simulation report"),
+        (status = 403, description = "Not an admin key", body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such run", body = crate::http::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn simulation(
     State(ctx): State<ApiContext>,
     caller: Caller,
