@@ -4,6 +4,9 @@
 //!   items under a 7-layer policy (goal: ≤ 1 µs).
 //! - `engine/settle_and_answer`: the same plus building the §5 answer with its
 //!   explanation lines.
+//! - `engine/settle_20_items_v2`: the same claims under a version-2 county
+//!   policy (`fixtures/bench/v2-county.toml`: given insurance, two pools,
+//!   exclusive aid layers, per-disease caps, referral and place rules).
 //! - `cli/settle_100k` against `cli/parse_print_100k`: the whole `settle`
 //!   run (parse, settle, serialize) on 100,000 JSON lines, against merely
 //!   parsing each line into a JSON value and printing it again (goal: at
@@ -16,6 +19,7 @@ use medaid::engine::{self, claim, settle, Accumulator, Policy};
 use std::io::{BufRead, Write};
 
 const POLICY: &str = include_str!("../fixtures/bench/seven-layers.toml");
+const POLICY_V2: &str = include_str!("../fixtures/bench/v2-county.toml");
 
 /// A small deterministic generator (xorshift) so the bench needs no files.
 struct Rng(u64);
@@ -117,6 +121,51 @@ fn bench_engine(c: &mut Criterion) {
                 *who,
                 black_box(&accs),
             ))
+        })
+    });
+    let v2 = Policy::from_toml(POLICY_V2, "bench-v2").unwrap();
+    let claims_v2: Vec<_> = claims
+        .iter()
+        .enumerate()
+        .map(|(k, (c, _, _))| {
+            let mut c = c.clone();
+            c.insurance_type = Some("390".into());
+            c.referral = Some(k % 4 != 0);
+            c.hospital_region = Some("411303".into());
+            c.insured_region = Some(["411303", "411321", "410100", "420100"][k % 4].into());
+            let who = claim::stated_identity(&v2, &c).unwrap();
+            let mut r = claim::resolve(&v2, &c).unwrap();
+            // what the platform paid: half of the class-A items, always
+            // within what is in policy
+            let a_fen: i64 = r
+                .items
+                .iter()
+                .filter(|it| it.class == claim::ItemClass::A && it.limit_fen.is_none())
+                .map(|it| it.amount_fen)
+                .sum();
+            r.fund_payments = Some(vec![
+                ("390100".into(), rust_decimal::Decimal::new(a_fen / 2, 2)),
+                ("390200".into(), rust_decimal::Decimal::new(a_fen / 10, 2)),
+            ]);
+            (who, r)
+        })
+        .collect();
+    let accs_v2 = vec![
+        Accumulator {
+            deductible_used: rust_decimal::Decimal::new(50_000, 2),
+            eligible_cum: rust_decimal::Decimal::new(4_000_000, 2),
+            paid: rust_decimal::Decimal::new(1_000_000, 2),
+        };
+        v2.slots.len()
+    ];
+    for (who, r) in &claims_v2 {
+        settle::settle(&v2, r, *who, &accs_v2).expect("a valid v2 bench claim");
+    }
+    g.bench_function("settle_20_items_v2", |b| {
+        b.iter(|| {
+            let (who, r) = &claims_v2[i & 63];
+            i += 1;
+            black_box(settle::settle(&v2, black_box(r), *who, black_box(&accs_v2)))
         })
     });
     g.bench_function("settle_and_answer", |b| {

@@ -643,6 +643,9 @@ async fn resettlement_moves_accumulators_by_the_difference(app: TestApp) {
     app.assert_ledger_balanced().await;
     let audit = app.db.audit().await.unwrap();
     assert!(audit.findings.is_empty(), "{:?}", audit.findings);
+    // `medaid verify` recomputes the re-settlements as stored too.
+    let v = medaid::service::verify::verify(&app.db).await.unwrap();
+    assert!(v.differences.is_empty(), "{:?}", v.differences);
     // The originals are cancelled; a second run finds nothing to do.
     let g = app
         .get(&format!("/v1/settlements/{}", ids[0]), Some(&app.centre))

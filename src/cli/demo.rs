@@ -23,6 +23,18 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../fixtures/policies/wolong-2023.toml"),
     ),
     (
+        "fixtures/policies/county-2024.toml",
+        include_str!("../../fixtures/policies/county-2024.toml"),
+    ),
+    (
+        "fixtures/claims/county-2024.jsonl",
+        include_str!("../../fixtures/claims/county-2024.jsonl"),
+    ),
+    (
+        "fixtures/claims/county-2024.md",
+        include_str!("../../fixtures/claims/county-2024.md"),
+    ),
+    (
         "fixtures/demo/hospitals.csv",
         include_str!("../../fixtures/demo/hospitals.csv"),
     ),

@@ -77,6 +77,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Recompute every stored settlement from its stored claim and the
+    /// stored policy it names; compare answers, layer rows and
+    /// accumulators; exit 1 listing each difference.
+    Verify {
+        #[command(flatten)]
+        db: DatabaseArg,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The HTTP settlement service (DESIGN.md §7).
     Serve {
         /// Address to listen on.
@@ -460,6 +470,38 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             Ok(if report.findings.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Verify { db, json } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = rt.block_on(async {
+                let db = setup::open(&db.database_url).await?;
+                anyhow::Ok(crate::service::verify::verify(&db).await?)
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for d in &report.differences {
+                    println!("{}: {}: {}", d.subject, d.check, d.detail);
+                }
+                println!(
+                    "verified {} settlements, {} reversals, {} accumulators: {}",
+                    report.settlements,
+                    report.reversals,
+                    report.accumulators,
+                    if report.differences.is_empty() {
+                        "every one as the engine computes it".to_string()
+                    } else {
+                        format!("{} difference(s)", report.differences.len())
+                    }
+                );
+            }
+            Ok(if report.differences.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

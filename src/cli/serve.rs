@@ -116,7 +116,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let ctx = ApiContext::new(service);
+    let limits = http::limits::Limits::from_env()?;
+    let ctx = ApiContext::new(service).with_limits(limits);
     tracing::info!(%addr, database = db.backend().as_str(), "medaid serving");
     // stdout may be closed (a supervisor, a pipe): the service goes on.
     let say = |line: String| {
@@ -153,7 +154,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.
+/// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight (up to
+/// `MEDAID_SHUTDOWN_GRACE`, then stalled clients are dropped).
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -218,6 +218,8 @@ pub async fn hospitals_import(url: &str, file: &Path, update: bool) -> anyhow::R
     let mut write = added.clone();
     write.extend(changed.iter().map(|(h, _)| h.clone()));
     db.upsert_hospitals(&write).await?;
+    db.record_cli("hospitals_import", &file.display().to_string(), true)
+        .await?;
     db.close().await;
     println!(
         "{} read: {} added, {} changed, {} unchanged",
@@ -271,6 +273,8 @@ pub async fn registry_import(url: &str, file: &Path, policies: &[PathBuf]) -> an
     }
     let db = open(url).await?;
     let n = db.upsert_registry(&rows).await?;
+    db.record_cli("registry_import", &file.display().to_string(), true)
+        .await?;
     let persons: BTreeSet<&str> = rows.iter().map(|r| r.person_id.as_str()).collect();
     println!(
         "{} imported for {}",
@@ -299,6 +303,9 @@ pub async fn keys_create(url: &str, role: RoleArg, hospital: Option<&str>) -> an
         }
     }
     let key = create_key(&db, &role).await?;
+    let id = crate::service::keys::key_id(&key).unwrap_or_default();
+    db.record_cli("key_create", &format!("{id} {}", role.name()), true)
+        .await?;
     db.close().await;
     let article = if role.name().starts_with(['a', 'e', 'i', 'o', 'u']) {
         "an"
@@ -343,6 +350,7 @@ pub async fn keys_revoke(url: &str, key: &str) -> anyhow::Result<()> {
     }
     let db = open(url).await?;
     let done = db.revoke_key(&id).await?;
+    db.record_cli("key_revoke", &id, done).await?;
     db.close().await;
     if !done {
         bail!("no active key with id {id}");

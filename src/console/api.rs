@@ -56,9 +56,27 @@ fn key_actor() -> Actor {
 pub async fn upload_policy(
     State(ctx): State<ApiContext>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     admin_only(&caller)?;
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media != "application/toml" && media != "text/toml" {
+        return Err(
+            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type").field(
+                "Content-Type",
+                format!("{media:?}: send application/toml (a policy file)"),
+            ),
+        );
+    }
     let text = read_text(body).await?;
     match ctx
         .service

@@ -342,12 +342,15 @@ pub struct FileQuery {
 /// centre).
 pub async fn file(
     State(ctx): State<ApiContext>,
-    Staff(_s): Staff,
+    Staff(s): Staff,
     Path((month, kind)): Path<(String, String)>,
     Query(q): Query<FileQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let caller = Caller { role: Role::Centre };
+    let caller = Caller {
+        role: Role::Centre,
+        key_id: format!("console:{}", s.staff.login),
+    };
     let rq = ReportQuery {
         hospital: nonempty(&q.hospital),
         format: nonempty(&q.format),

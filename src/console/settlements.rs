@@ -186,10 +186,17 @@ fn payer_label(p: &str) -> &'static str {
 /// The printable slip: the API's own slip page, read as the centre.
 pub async fn slip(
     State(ctx): State<ApiContext>,
-    Staff(_s): Staff,
+    Staff(s): Staff,
     Path(id): Path<String>,
 ) -> Response {
-    crate::http::settlements::slip(State(ctx), Caller { role: Role::Centre }, Path(id))
-        .await
-        .into_response()
+    crate::http::settlements::slip(
+        State(ctx),
+        Caller {
+            role: Role::Centre,
+            key_id: format!("console:{}", s.staff.login),
+        },
+        Path(id),
+    )
+    .await
+    .into_response()
 }

@@ -7,8 +7,8 @@ use super::ApiContext;
 use crate::service::keys::{self, Role};
 use crate::storage::KeyRow;
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub role: Role,
+    /// The key's public id (`keys list`), for the access record.
+    pub key_id: String,
 }
 
 impl Caller {
@@ -98,10 +100,12 @@ impl FromRequestParts<ApiContext> for Caller {
         let row = match ctx.keys.get(id) {
             Some(r) => r,
             None => {
-                let r = ctx.service.db.key_by_id(id).await.map_err(|e| {
-                    tracing::error!(error = %e, "key lookup failed");
-                    ApiError::internal()
-                })?;
+                let r = ctx
+                    .service
+                    .db
+                    .key_by_id(id)
+                    .await
+                    .map_err(|e| ApiError::storage(&e))?;
                 let r = r.ok_or_else(bad)?;
                 ctx.keys.put(r.clone());
                 r
@@ -111,6 +115,26 @@ impl FromRequestParts<ApiContext> for Caller {
             return Err(bad());
         }
         let role = Role::of(&row).ok_or_else(bad)?;
-        Ok(Caller { role })
+        if let Some(slot) = parts.extensions.get::<super::access::Slot>() {
+            slot.set(id, &role);
+        }
+        let limits = &ctx.limits;
+        if let Err(wait) = ctx
+            .rate
+            .check(id, limits.rate_per_key, limits.burst_per_key)
+        {
+            ctx.metrics.outcome("request", "rate_limited");
+            let mut e =
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests").detail(format!(
+                    "this key may send {} requests a second (bursts of {}); try again in {wait} s",
+                    limits.rate_per_key, limits.burst_per_key
+                ));
+            e.retry_after = Some(wait);
+            return Err(e);
+        }
+        Ok(Caller {
+            role,
+            key_id: id.to_string(),
+        })
     }
 }

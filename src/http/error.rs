@@ -17,6 +17,8 @@ pub struct ApiError {
     pub errors: Vec<FieldError>,
     /// Extra members (e.g. `settlement_id` of a 409).
     pub settlement_id: Option<String>,
+    /// Seconds for `Retry-After` (503 and 429 always carry one).
+    pub retry_after: Option<u64>,
 }
 
 /// The problem document (RFC 9457).
@@ -52,6 +54,33 @@ impl ApiError {
             detail: None,
             errors: Vec::new(),
             settlement_id: None,
+            retry_after: None,
+        }
+    }
+
+    /// The database failed or did not answer in time: nothing was
+    /// written, the same request may be sent again.
+    pub fn unavailable() -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Busy, try again")
+            .detail("the database did not answer in time or failed; nothing was written, and the same request may be sent again")
+    }
+
+    /// A storage failure: 503, logged (never 500, never its text).
+    pub fn storage(e: &crate::storage::StorageError) -> Self {
+        use crate::storage::StorageError;
+        match e {
+            StorageError::Corrupt(_) => {
+                tracing::error!(error = %e, "stored data is inconsistent");
+                ApiError::internal()
+            }
+            _ if e.is_busy() => {
+                tracing::warn!(error = %e, "database busy");
+                ApiError::unavailable()
+            }
+            _ => {
+                tracing::error!(error = %e, "database failure");
+                ApiError::unavailable()
+            }
         }
     }
 
@@ -126,15 +155,10 @@ impl From<ServiceError> for ApiError {
                 err.settlement_id = Some(settlement_id);
                 err
             }
-            ServiceError::Storage(e) if e.is_busy() => {
-                tracing::warn!(error = %e, "database busy");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Busy, try again")
-                    .detail("the database was too busy to answer in time; nothing was written, and the same request may be sent again")
-            }
-            ServiceError::Storage(e) => {
-                tracing::error!(error = %e, "storage failure");
-                ApiError::internal()
-            }
+            ServiceError::Voided { at } => ApiError::new(StatusCode::CONFLICT, "Claim reversed")
+                .detail(format!("this claim id was reversed (冲正) at {at} before the claim arrived; it will not be settled — send the claim under a new claim id"))
+                .field("claim_id", "reversed (冲正) before it arrived"),
+            ServiceError::Storage(e) => ApiError::storage(&e),
             ServiceError::Internal(e) => {
                 tracing::error!(error = %e, "internal failure");
                 ApiError::internal()
@@ -160,6 +184,13 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = self.retry_after.or(match self.status {
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => Some(2),
+            _ => None,
+        }) {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -14,6 +14,7 @@ pub fn router() -> Router<ApiContext> {
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
 }
 
@@ -38,10 +39,34 @@ pub async fn index() -> Response {
 }
 
 /// Liveness and readiness: 200 when the database answers.
+/// How long a health probe waits for the database.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Health: 200 when the database answers a query and can take a write
+/// transaction (SQLite: the file is writable; PostgreSQL: not a read-only
+/// standby), within 3 s.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, description = "Healthy"), (status = 503, description = "The database does not answer")))]
+    responses((status = 200, description = "Healthy"), (status = 503, description = "The database does not answer, or cannot write")))]
 pub async fn healthz(State(ctx): State<ApiContext>) -> Result<Response, ApiError> {
-    match ctx.service.db.ping().await {
+    probe(&ctx).await
+}
+
+/// Readiness for load balancers: the same probe as `/healthz`; 503 sends
+/// traffic elsewhere until the database is back.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "Ready"), (status = 503, description = "Not ready: the database does not answer, or cannot write")))]
+pub async fn readyz(State(ctx): State<ApiContext>) -> Result<Response, ApiError> {
+    probe(&ctx).await
+}
+
+async fn probe(ctx: &ApiContext) -> Result<Response, ApiError> {
+    let checked = match tokio::time::timeout(PROBE_TIMEOUT, ctx.service.db.probe()).await {
+        Ok(r) => r,
+        Err(_) => Err(crate::storage::StorageError::Corrupt(
+            "the database did not answer within 3 s".into(),
+        )),
+    };
+    match checked {
         Ok(()) => Ok(super::json_response(
             StatusCode::OK,
             &serde_json::json!({
@@ -52,10 +77,10 @@ pub async fn healthz(State(ctx): State<ApiContext>) -> Result<Response, ApiError
         )),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Database unavailable",
-            ))
+            Err(
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Database unavailable")
+                    .detail(format!("database: {}", ctx.service.db.backend().as_str())),
+            )
         }
     }
 }

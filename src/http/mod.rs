@@ -8,9 +8,11 @@
 //! ([`error::ApiError`], `application/problem+json`) and one caller
 //! extractor ([`auth::Caller`]).
 
+pub mod access;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod persons;
@@ -37,16 +39,30 @@ pub struct ApiContext {
     pub service: Arc<Service>,
     pub keys: Arc<auth::KeyCache>,
     pub metrics: Arc<metrics::Metrics>,
+    pub limits: Arc<limits::Limits>,
+    pub rate: Arc<limits::RateLimiter>,
+    /// The access record's writer (batched, append-only).
+    pub access: access::AccessLog,
 }
 
 impl ApiContext {
     pub fn new(service: Service) -> Self {
         let backend = service.db.backend().as_str();
+        let access = access::AccessLog::start(service.db.clone());
         ApiContext {
             service: Arc::new(service),
             keys: Arc::default(),
             metrics: Arc::new(metrics::Metrics::new(backend)),
+            limits: Arc::new(limits::Limits::default()),
+            rate: Arc::default(),
+            access,
         }
+    }
+
+    /// The same context with other limits.
+    pub fn with_limits(mut self, limits: limits::Limits) -> Self {
+        self.limits = Arc::new(limits);
+        self
     }
 }
 
@@ -58,12 +74,24 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(recon::router())
         .merge(simulations::router())
         .merge(health::router())
+        .merge(access::router())
         .merge(openapi::router())
-        .merge(crate::console::router())
         .fallback(|| async { ApiError::not_found().detail("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
         })
+        .layer(axum::middleware::from_fn(limits::content_type))
+        // The web console posts forms and files, and `POST /v1/policies`
+        // takes TOML: they check their own bodies (see `console`).
+        .merge(crate::console::router())
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            access::record,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            limits::deadline,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             metrics::track,
@@ -79,25 +107,38 @@ pub fn router(ctx: ApiContext) -> Router {
         .with_state(ctx)
 }
 
-/// Serve `router` on `listener` until `shutdown` resolves.
+/// Serve `router` on `listener` until `shutdown` resolves, within the
+/// context's [`limits::Limits`]; then finish the requests in flight (up to
+/// the shutdown deadline) and flush the access record.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ctx: ApiContext,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The peer address reaches handlers (the console's per-address login
-    // throttling).
-    axum::serve(
-        listener,
-        router(ctx).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let limits = (*ctx.limits).clone();
+    let access = ctx.access.clone();
+    let served = limits::serve(listener, router(ctx), limits, shutdown).await;
+    access.flush().await;
+    served
 }
 
 /// Read a whole body up to [`BODY_LIMIT`], as UTF-8 text.
 pub async fn read_text(body: Body) -> Result<String, ApiError> {
-    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|e| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if c.is::<limits::BodyTimeout>() {
+                return ApiError::new(StatusCode::REQUEST_TIMEOUT, "Request timeout")
+                    .field("", "the body did not arrive in time");
+            }
+            if c.is::<http_body_util::LengthLimitError>() {
+                break;
+            }
+            cause = c.source();
+        }
+        if cause.is_none() {
+            return ApiError::bad_request("", "the body could not be read whole");
+        }
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")
             .field("", format!("the body must not exceed {BODY_LIMIT} bytes"))
     })?;

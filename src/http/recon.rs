@@ -159,8 +159,9 @@ fn month_error(month: Month, e: MonthError) -> ApiError {
 #[utoipa::path(get, path = "/v1/reconciliation/{month}", tag = "reconciliation",
     params(("month" = String, Path, description = "YYYY-MM")),
     responses(
-        (status = 200, description = "Whether the month is open or closed, and its close/reopen history", body = MonthStatusDoc),
+        (status = 200, description = "Whether the month is open or closed, and its close/reopen history (centre and admin keys)", body = MonthStatusDoc),
         (status = 400, description = "Bad month, format or table", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A hospital key: who closed and reopened a month, and why, is the centre's", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn status(
@@ -168,7 +169,7 @@ pub async fn status(
     caller: Caller,
     Path(month): Path<String>,
 ) -> Result<Response, ApiError> {
-    let _ = caller;
+    centre_only(&caller)?;
     let m = month_of(&month)?;
     Ok(json_response(
         StatusCode::OK,
@@ -400,7 +401,7 @@ pub async fn close(
     let m = month_of(&month)?;
     let st = ctx
         .service
-        .close_month(m, caller.role.name())
+        .close_month(m, &format!("{} key {}", caller.role.name(), caller.key_id))
         .await
         .map_err(|e| month_error(m, e))?;
     Ok(json_response(StatusCode::OK, &st))
@@ -445,7 +446,7 @@ pub async fn reopen(
     }
     let st = ctx
         .service
-        .reopen_month(m, "admin", &reason)
+        .reopen_month(m, &format!("admin key {}", caller.key_id), &reason)
         .await
         .map_err(|e| month_error(m, e))?;
     Ok(json_response(StatusCode::OK, &st))

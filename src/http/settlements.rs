@@ -3,6 +3,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
+use super::limits::Deadline;
 use super::openapi::{AnswerDoc, ClaimDoc, SettlementList, SettlementSummary};
 use super::{answer_response, json_response, read_text, ApiContext, View};
 use crate::engine::Claim;
@@ -11,7 +12,7 @@ use crate::service::{parse_claim, ServiceError};
 use crate::storage::ListFilter;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,6 +23,7 @@ pub fn router() -> Router<ApiContext> {
     Router::new()
         .route("/v1/settlements", post(settle).get(list))
         .route("/v1/settlements/preview", post(preview))
+        .route("/v1/settlements/reverse", post(reverse))
         .route("/v1/settlements/{id}", get(read))
         .route("/v1/settlements/{id}/cancel", post(cancel))
         .route("/v1/settlements/{id}/slip", get(slip))
@@ -96,6 +98,7 @@ fn is_xml(headers: &HeaderMap, body: &str) -> Result<bool, ApiError> {
     security(("bearer" = [])))]
 pub async fn settle(
     State(ctx): State<ApiContext>,
+    deadline: Option<Extension<Deadline>>,
     caller: Caller,
     q: Result<Query<ViewQuery>, QueryRejection>,
     headers: HeaderMap,
@@ -107,12 +110,19 @@ pub async fn settle(
     // Run to completion even if the client goes away: a settlement either
     // commits whole or not at all, and the retry finds it.
     let service = ctx.service.clone();
-    let result = tokio::spawn(async move { service.settle(claim, &hospital).await })
+    // Within the request's deadline: past it the transaction is dropped
+    // (rolled back) and the answer is 503, nothing written.
+    let deadline = deadline.map(|Extension(d)| d);
+    let result =
+        tokio::spawn(
+            async move { Deadline::run(deadline, service.settle(claim, &hospital)).await },
+        )
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "settlement task failed");
             ApiError::internal()
-        })?;
+        })?
+        .ok_or_else(too_late)?;
     match result {
         Ok(s) => {
             ctx.metrics
@@ -136,7 +146,7 @@ pub async fn settle(
             ctx.metrics.outcome(
                 "settle",
                 match e {
-                    ServiceError::Conflict { .. } => "conflict",
+                    ServiceError::Conflict { .. } | ServiceError::Voided { .. } => "conflict",
                     ServiceError::Storage(_) | ServiceError::Internal(_) => "failed",
                     _ => "rejected",
                 },
@@ -144,6 +154,13 @@ pub async fn settle(
             Err(e.into())
         }
     }
+}
+
+/// A write stopped at the request's deadline: rolled back.
+fn too_late() -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Timed out, try again").detail(
+        "the database did not answer in time; nothing was written, and the same request may be sent again",
+    )
 }
 
 /// What settle and preview both read from a request: the caller's hospital,
@@ -223,6 +240,8 @@ pub async fn read(
 pub struct ListQuery {
     /// Only this person's settlements.
     pub person: Option<String>,
+    /// Only the settlement of this claim id (冲正: did my claim settle?).
+    pub claim_id: Option<String>,
     /// Discharged on or after (YYYY-MM-DD).
     pub from: Option<String>,
     /// Discharged on or before (YYYY-MM-DD).
@@ -272,6 +291,7 @@ pub async fn list(
     let filter = ListFilter {
         hospital: caller.read_scope().map(str::to_string),
         person_id: q.person.filter(|p| !p.trim().is_empty()),
+        claim_id: q.claim_id.filter(|c| !c.is_empty()),
         from,
         to,
         limit: per_page,
@@ -326,6 +346,7 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn cancel(
     State(ctx): State<ApiContext>,
+    deadline: Option<Extension<Deadline>>,
     caller: Caller,
     Path(id): Path<String>,
     q: Result<Query<ViewQuery>, QueryRejection>,
@@ -334,9 +355,14 @@ pub async fn cancel(
     let hospital = caller.hospital()?.to_string();
     let view = View::of(query(q)?.view.as_deref(), &headers)?;
     let service = ctx.service.clone();
-    let result = tokio::spawn(async move { service.cancel(&id, Some(&hospital)).await })
+    let deadline = deadline.map(|Extension(d)| d);
+    let result =
+        tokio::spawn(
+            async move { Deadline::run(deadline, service.cancel(&id, Some(&hospital))).await },
+        )
         .await
-        .map_err(|_| ApiError::internal())?;
+        .map_err(|_| ApiError::internal())?
+        .ok_or_else(too_late)?;
     match result {
         Ok(c) => {
             ctx.metrics
@@ -345,6 +371,100 @@ pub async fn cancel(
         }
         Err(e) => {
             ctx.metrics.outcome("cancel", "rejected");
+            Err(e.into())
+        }
+    }
+}
+
+/// The body of a 冲正.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReverseRequest {
+    /// The claim id the hospital sent (its own, not the settlement id).
+    pub claim_id: String,
+}
+
+/// The answer of a 冲正 of a claim that was never settled.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Voided {
+    pub claim_id: String,
+    pub hospital: String,
+    /// `voided`: the claim was not settled and never will be under this id.
+    pub status: &'static str,
+    pub voided_at: String,
+}
+
+/// Reverse a claim by its claim id (冲正, the platform's 2601), for a
+/// hospital whose settle call timed out. If the claim settled, the
+/// settlement is cancelled (as `…/cancel`, the cancelled answer); if it
+/// never arrived, that is recorded, and a late copy of it is refused with
+/// 409. Idempotent: the same answer again.
+#[utoipa::path(post, path = "/v1/settlements/reverse", tag = "settlements", params(ViewQuery),
+    request_body(content = ReverseRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The cancelled answer (status `cancelled`), or `{status: \"voided\"}` for a claim that never arrived", body = Voided),
+        (status = 403, description = "Not a hospital key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No claim id", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn reverse(
+    State(ctx): State<ApiContext>,
+    deadline: Option<Extension<Deadline>>,
+    caller: Caller,
+    q: Result<Query<ViewQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let hospital = caller.hospital()?.to_string();
+    let view = View::of(query(q)?.view.as_deref(), &headers)?;
+    let text = read_text(body).await?;
+    let req: ReverseRequest = serde_json::from_str(&text).map_err(|e| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request")
+            .field("claim_id", format!("expected {{\"claim_id\": \"…\"}}: {e}"))
+    })?;
+    let claim_id = req.claim_id;
+    if claim_id.trim().is_empty()
+        || claim_id.chars().count() > 128
+        || claim_id.chars().any(char::is_control)
+    {
+        return Err(
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request")
+                .field("claim_id", "a claim id: 1 to 128 printable characters"),
+        );
+    }
+    let service = ctx.service.clone();
+    let key_id = caller.key_id.clone();
+    let deadline = deadline.map(|Extension(d)| d);
+    // Run to completion even if the client goes away, as a settlement.
+    let result = tokio::spawn(Deadline::run(deadline, async move {
+        match service.db.void_claim(&hospital, &claim_id, &key_id).await? {
+            Ok(at) => Ok(Err(Voided {
+                claim_id,
+                hospital,
+                status: "voided",
+                voided_at: at,
+            })),
+            Err(settlement_id) => service
+                .cancel(&settlement_id, Some(&hospital))
+                .await
+                .map(Ok),
+        }
+    }))
+    .await
+    .map_err(|_| ApiError::internal())?
+    .ok_or_else(too_late)?;
+    match result {
+        Ok(Ok(c)) => {
+            ctx.metrics
+                .outcome("reverse", if c.now { "cancelled" } else { "replayed" });
+            Ok(answer_response(StatusCode::OK, c.answer_json, view))
+        }
+        Ok(Err(v)) => {
+            ctx.metrics.outcome("reverse", "voided");
+            Ok(json_response(StatusCode::OK, &v))
+        }
+        Err(e) => {
+            ctx.metrics.outcome("reverse", "failed");
             Err(e.into())
         }
     }

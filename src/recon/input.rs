@@ -72,7 +72,7 @@ fn read_csv(bytes: &[u8]) -> Result<Vec<Row>, String> {
         }
         let mut row = Row::new();
         for (h, v) in headers.iter().zip(rec.iter()) {
-            row.insert(h.clone(), v.trim().to_string());
+            row.insert(h.clone(), super::report::unneutralize(v.trim()).to_string());
         }
         out.push(row);
     }

@@ -321,7 +321,10 @@ impl Report {
             let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
             w.write_record(t.columns.iter().map(|c| c.key.as_str()))?;
             for r in &t.rows {
-                w.write_record(r.iter().map(Value::to_text))?;
+                w.write_record(r.iter().map(|v| match v {
+                    Value::Text(s) => csv_safe(s),
+                    other => other.to_text(),
+                }))?;
             }
             out.extend(w.into_inner().map_err(|e| e.into_error())?);
         }
@@ -333,22 +336,22 @@ impl Report {
         let mut w = quick_xml::Writer::new_with_indent(Vec::new(), b' ', 2);
         w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
         let mut root = BytesStart::new("report");
-        root.push_attribute(("kind", self.kind.as_str()));
-        root.push_attribute(("title", self.title.as_str()));
+        root.push_attribute(("kind", xml_safe(&self.kind).as_ref()));
+        root.push_attribute(("title", xml_safe(&self.title).as_ref()));
         w.write_event(Event::Start(root))?;
         w.write_event(Event::Start(BytesStart::new("params")))?;
         for (k, v) in &self.params {
             let mut p = BytesStart::new("param");
-            p.push_attribute(("name", k.as_str()));
+            p.push_attribute(("name", xml_safe(k).as_ref()));
             w.write_event(Event::Start(p))?;
-            w.write_event(Event::Text(BytesText::new(v)))?;
+            w.write_event(Event::Text(BytesText::new(&xml_safe(v))))?;
             w.write_event(Event::End(BytesEnd::new("param")))?;
         }
         w.write_event(Event::End(BytesEnd::new("params")))?;
         for t in &self.tables {
             let mut e = BytesStart::new("table");
-            e.push_attribute(("name", t.name.as_str()));
-            e.push_attribute(("title", t.title.as_str()));
+            e.push_attribute(("name", xml_safe(&t.name).as_ref()));
+            e.push_attribute(("title", xml_safe(&t.title).as_ref()));
             w.write_event(Event::Start(e))?;
             for r in &t.rows {
                 w.write_event(Event::Start(BytesStart::new("row")))?;
@@ -358,7 +361,7 @@ impl Report {
                         w.write_event(Event::Empty(BytesStart::new(c.key.as_str())))?;
                     } else {
                         w.write_event(Event::Start(BytesStart::new(c.key.as_str())))?;
-                        w.write_event(Event::Text(BytesText::new(&text)))?;
+                        w.write_event(Event::Text(BytesText::new(&xml_safe(&text))))?;
                         w.write_event(Event::End(BytesEnd::new(c.key.as_str())))?;
                     }
                 }
@@ -440,6 +443,44 @@ impl Report {
     }
 }
 
+/// A text cell as it goes into a CSV file: one that a spreadsheet would
+/// read as a formula (`=`, `+`, `-`, `@`, or a leading tab or carriage
+/// return) is prefixed with `'`, so it shows as text and never runs.
+/// [`unneutralize`] undoes it when such a file is read back.
+pub fn csv_safe(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// A CSV cell as written by [`csv_safe`], back to its text.
+pub fn unneutralize(s: &str) -> &str {
+    match s.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => s,
+    }
+}
+
+/// Text that XML 1.0 can carry: characters it forbids (controls other than
+/// tab, newline and carriage return; U+FFFE, U+FFFF) become U+FFFD, so an
+/// export is always well-formed whatever the stored text holds. (`<`, `&`
+/// and quotes are escaped by the writer.)
+pub fn xml_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
+    };
+    if s.chars().any(bad) {
+        s.chars()
+            .map(|c| if bad(c) { '\u{FFFD}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
 /// A valid, unique worksheet name (≤ 31 characters, no `[]:*?/\`).
 fn sheet_name(name: &str, used: &mut Vec<String>) -> String {
     let clean: String = name
@@ -494,5 +535,58 @@ mod tests {
         assert!(xml.contains("测试 &amp; &lt;报告&gt;"), "{xml}");
         let x = r.render(Format::Xlsx).unwrap();
         assert_eq!(&x[..2], b"PK");
+    }
+
+    #[test]
+    fn hostile_text_is_neutralised_in_csv_and_escaped_in_xml() {
+        let mut t = Table::new("details", "明细")
+            .col("claim_id", "就诊号", ColType::Text)
+            .col("paid", "金额", ColType::Money);
+        for id in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tX",
+            "\rY",
+            "X\u{1}Y\u{0}<&>",
+            "plain",
+        ] {
+            t.push(vec![id.into(), Value::Money(dec!(-3))]);
+        }
+        let mut r = Report::new("details", "X\u{1b}Y").param("hospital", "H\u{7}1");
+        r.tables.push(t);
+        let csv = String::from_utf8(r.render(Format::Csv).unwrap()).unwrap();
+        let mut rd = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+        let cells: Vec<String> = rd.records().map(|x| x.unwrap()[0].to_string()).collect();
+        for c in &cells {
+            assert!(
+                !c.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a formula cell got through: {c:?}"
+            );
+        }
+        assert_eq!(cells[0], "'=HYPERLINK(\"http://x\")");
+        assert_eq!(cells[7], "plain");
+        // Money stays a number; the check readers take the text back.
+        assert!(csv.contains(",-3.00"), "{csv}");
+        assert_eq!(unneutralize(&cells[1]), "+1");
+        assert_eq!(unneutralize("'plain"), "'plain");
+        let xml = String::from_utf8(r.render(Format::Xml).unwrap()).unwrap();
+        assert!(
+            !xml.chars()
+                .any(|c| c < ' ' && !matches!(c, '\t' | '\n' | '\r')),
+            "{xml:?}"
+        );
+        assert!(xml.contains("X\u{FFFD}Y\u{FFFD}&lt;&amp;&gt;"), "{xml}");
+        // Well-formed: a reader gets to the end.
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        loop {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!("not well-formed: {e}: {xml}"),
+            }
+        }
+        assert_eq!(&r.render(Format::Xlsx).unwrap()[..2], b"PK");
     }
 }

@@ -12,6 +12,7 @@ pub mod console;
 pub mod keys;
 pub mod recon;
 pub mod simulation;
+pub mod verify;
 
 use crate::engine::{
     self, claim, Accumulator, Answer, Claim, ClaimError, Identity, Policy, PolicySet, ResolvedClaim,
@@ -69,6 +70,9 @@ pub enum ServiceError {
     /// A different claim was already settled under this claim id.
     #[error("claim id already used by settlement {settlement_id} for a different claim")]
     Conflict { settlement_id: String },
+    /// The claim was reversed (冲正) before it arrived.
+    #[error("claim reversed (冲正) at {at} before it arrived")]
+    Voided { at: String },
     #[error(transparent)]
     Storage(StorageError),
     #[error("internal: {0}")]
@@ -407,8 +411,14 @@ impl Service {
             .filter(|(i, _)| mask & engine::policy::bit(*i) != 0)
             .map(|(_, (id, _))| id.clone())
             .collect();
-        let mut resolved = claim::resolve(policy, c)?;
-        resolved.place = engine::policy::Place::of(Some(&hospital.region), insured);
+        // (only 6-digit codes: the claim's own format, so a stored claim
+        // always parses again)
+        let code = |r: &str| {
+            (r.len() == 6 && r.bytes().all(|b| b.is_ascii_digit())).then(|| r.to_string())
+        };
+        c.hospital_region = Some(hospital.region.as_str()).and_then(code);
+        c.insured_region = person.region.as_deref().and_then(code);
+        let resolved = claim::resolve(policy, c)?;
         Ok(Prepared {
             policy,
             hospital,
@@ -425,9 +435,19 @@ impl Service {
     /// (hospital, claim_id).
     pub async fn settle(&self, mut c: Claim, hospital_code: &str) -> Result<Settled, ServiceError> {
         let p = self.prepare(&mut c, hospital_code).await?;
+        // Idempotency compares what the hospital sent (regions come from
+        // the records, so a registry change cannot turn a retry into a
+        // conflict); the stored claim keeps the regions it was settled with,
+        // so that `verify` and 应退应补 recompute the same place of care.
+        let regions = (c.hospital_region.take(), c.insured_region.take());
+        let claim_hash = sha256_hex(
+            serde_json::to_string(&c)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?
+                .as_bytes(),
+        );
+        (c.hospital_region, c.insured_region) = regions;
         let claim_json =
             serde_json::to_string(&c).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let claim_hash = sha256_hex(claim_json.as_bytes());
         let layer_ids = &p.policy.slots;
         let key = SettleKey {
             hospital: hospital_code,
@@ -458,6 +478,7 @@ impl Service {
                 created: false,
             }),
             SettleOutcome::Conflict { id } => Err(ServiceError::Conflict { settlement_id: id }),
+            SettleOutcome::Voided { at } => Err(ServiceError::Voided { at }),
         }
     }
 

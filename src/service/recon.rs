@@ -16,7 +16,7 @@ use crate::storage::recon::{
 use crate::storage::{self, NewReversal, StorageError};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 /// What a closed month stores: its cells (every hospital) and its distinct
 /// persons per hospital (`*` = all) and category.
@@ -257,38 +257,23 @@ impl Service {
                 return Err(MonthError::AlreadyClosed(r.closed_at));
             }
         }
-        // A settlement may be booked into the month while its snapshot is
-        // being taken; the store refuses the close then, and we take it again.
-        for _ in 0..5 {
-            let rows = self.db.month_row_count(month).await?;
-            let cells = self.db.month_cells(month, None).await?;
-            let mut persons = BTreeMap::new();
-            persons.insert("*".to_string(), self.db.month_persons(month, None).await?);
-            let hospitals: BTreeSet<String> = cells
-                .settlements
-                .keys()
-                .map(|k| k.hospital.clone())
-                .collect();
-            for h in hospitals {
-                let p = self.db.month_persons(month, Some(&h)).await?;
-                persons.insert(h, p);
+        // The snapshot is taken inside the close's transaction: consistent
+        // however many settlements commit meanwhile (they book into the next
+        // open month once the close commits).
+        let outcome = self
+            .db
+            .close_month(month, actor, |cells, persons| {
+                serde_json::to_string(&Snapshot { cells, persons })
+                    .map_err(|e| StorageError::Corrupt(format!("snapshot: {e}")))
+            })
+            .await?;
+        match outcome {
+            CloseOutcome::Closed { .. } => {
+                tracing::info!(%month, actor, "month closed");
+                self.month_status(month).await.map_err(MonthError::Service)
             }
-            let snap = serde_json::to_string(&Snapshot { cells, persons })
-                .map_err(|e| MonthError::Service(ServiceError::Internal(e.to_string())))?;
-            match self.db.close_month(month, actor, &snap, rows).await? {
-                CloseOutcome::Closed { .. } => {
-                    tracing::info!(%month, actor, "month closed");
-                    return self.month_status(month).await.map_err(MonthError::Service);
-                }
-                CloseOutcome::AlreadyClosed { closed_at } => {
-                    return Err(MonthError::AlreadyClosed(closed_at))
-                }
-                CloseOutcome::Changed => continue,
-            }
+            CloseOutcome::AlreadyClosed { closed_at } => Err(MonthError::AlreadyClosed(closed_at)),
         }
-        Err(MonthError::Service(ServiceError::Internal(
-            "the month kept changing while it was being closed; try again".into(),
-        )))
     }
 
     /// Reopen a closed month (admin), with a reason.

@@ -607,4 +607,73 @@ mod tests {
         );
         assert!(read("{\"claim_id\": ".as_bytes(), "t", 0, false, &NoProgress).is_err());
     }
+
+    /// A claim text built from the worked example with random changes:
+    /// the things a hospital gets wrong and the version-2 fields.
+    fn mutated(muts: &[(u8, u8)]) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(CLAIM).unwrap();
+        let mut muts = muts.to_vec();
+        // emptying the items last, so that the others find them
+        muts.sort_by_key(|(m, _)| m % 14 == 13);
+        for (m, k) in muts {
+            let k = k as usize;
+            match m % 14 {
+                0 => v["remark"] = serde_json::json!("x"),
+                1 => v["items"][k % 2]["note"] = serde_json::json!(1),
+                2 => {
+                    let n = ["320", "320.5", "320.05", "320.005", "1e2", "-1", "0"][k % 7];
+                    v["items"][1]["amount"] = serde_json::from_str(n).unwrap();
+                }
+                3 => {
+                    let id = ["A-1", "X\u{1}Y", "=SUM(A1)", " ", "患者-1", "a b", "-x", ""][k % 8];
+                    v["claim_id"] = serde_json::json!(id);
+                }
+                4 => {
+                    v["admitted_on"] =
+                        serde_json::json!(["17-05-01", "2017-5-01", "2017-05-01"][k % 3])
+                }
+                5 => v["insurance_type"] = serde_json::json!(["390", "310"][k % 2]),
+                6 => v["referral"] = serde_json::json!(k.is_multiple_of(2)),
+                7 => v["insured_region"] = serde_json::json!(["411303", "4113", "41130x"][k % 3]),
+                8 => {
+                    let a = ["10.00", "1.005", "x"][k % 3];
+                    v["fund_payments"] = serde_json::json!({ "390100": a });
+                }
+                9 => {
+                    v["items"][k % 2]["self_pay_ratio"] =
+                        serde_json::json!(["0.2", "1.5", "0"][k % 3])
+                }
+                10 => v["items"][0]["class"] = serde_json::json!(["C", "a", "D"][k % 3]),
+                11 => {
+                    v["items"][1]["limit_amount"] =
+                        serde_json::from_str(["300", "300.001", "\"300.00\""][k % 3]).unwrap()
+                }
+                12 => v["person_id"] = serde_json::json!(["P1", "P\u{0}", "+86"][k % 3]),
+                _ => v["items"] = serde_json::json!([]),
+            }
+        }
+        serde_json::to_string(&v).unwrap()
+    }
+
+    proptest::proptest! {
+        /// One definition of a valid claim: the simulator's fast reader
+        /// accepts exactly what the engine's parser accepts, and reads the
+        /// same claim from it.
+        #[test]
+        fn the_fast_reader_agrees_with_the_engine(muts in proptest::collection::vec((0u8..14, 0u8..8), 0..4)) {
+            let text = mutated(&muts);
+            let b = Builder::default();
+            let fast = parse_line(&b, &text, 1);
+            let engine = claim::parse_json(&text);
+            proptest::prop_assert_eq!(fast.is_ok(), engine.is_ok(), "{}", text);
+            match (fast, engine) {
+                (Ok(f), Ok(e)) => {
+                    let slow = b.claim(&e, 1);
+                    proptest::prop_assert_eq!(format!("{f:?}"), format!("{slow:?}"));
+                }
+                (Err(f), Err(e)) => proptest::prop_assert_eq!(f, e),
+                _ => unreachable!(),
+            }
+        }
+    }
 }

@@ -24,6 +24,7 @@
 //!   so two processes settling for one person queue on those rows and an
 //!   annual cap can never be overspent.
 
+pub mod access;
 pub mod audit;
 pub mod backup;
 pub mod console;
@@ -32,6 +33,7 @@ pub mod keys;
 pub mod recon;
 pub mod settlements;
 pub mod simulation;
+pub mod verify;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -41,6 +43,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use access::{AccessEntry, AccessFilter};
 pub use directory::{Hospital, RegistryRow};
 pub use keys::KeyRow;
 pub use settlements::{
@@ -221,6 +224,22 @@ macro_rules! begin_write {
 }
 pub(crate) use begin_write;
 
+/// Whether a pooled connection may be handed out: one still inside a
+/// transaction — a COMMIT that failed and the ROLLBACK after it failed too,
+/// as SQLite does after an I/O error or a full disk, or a transaction
+/// dropped mid-statement — is closed instead of poisoning every later
+/// `BEGIN` ("attempted to call begin_with at non-zero transaction depth").
+/// The pool opens a fresh one. (A connection given back has already been
+/// pinged by the pool, which flushes the rollback of a dropped transaction,
+/// so the check costs nothing more than reading the driver's depth.)
+async fn heal<C: sqlx::Connection>(conn: &mut C) -> std::result::Result<bool, sqlx::Error> {
+    if conn.is_in_transaction() {
+        tracing::warn!("a pooled connection was left inside a transaction; closing it");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// How to open a database.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -261,6 +280,7 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(16))
                 .acquire_timeout(Duration::from_secs(30))
+                .before_acquire(|conn, _| Box::pin(heal(conn)))
                 .connect_with(connect)
                 .await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
@@ -282,6 +302,7 @@ impl Db {
             let pool = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(8))
                 .acquire_timeout(Duration::from_secs(60))
+                .before_acquire(|conn, _| Box::pin(heal(conn)))
                 .connect_with(options)
                 .await?;
             // Two processes creating one new file race to migrate it (SQLite
@@ -311,6 +332,35 @@ impl Db {
     pub async fn ping(&self) -> Result<()> {
         with_pool!(self, |pool, backend| {
             sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The database's real state, cheaply: it answers, and it can write.
+    /// SQLite: a write transaction begins and is rolled back (behind the
+    /// write queue; fails when the file is read-only or the disk is
+    /// broken). PostgreSQL: not in recovery (a read-only standby), and a
+    /// query answers.
+    pub async fn probe(&self) -> Result<()> {
+        with_pool!(self, |pool, backend| match backend {
+            Backend::Sqlite => {
+                let (_guard, mut tx) = begin_write!(self, pool, backend);
+                // Touch the file for writing without changing anything.
+                sqlx::query("DELETE FROM months WHERE 0")
+                    .execute(&mut *tx)
+                    .await?;
+                tx.rollback().await?;
+            }
+            Backend::Postgres => {
+                let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+                    .fetch_one(pool)
+                    .await?;
+                if standby {
+                    return Err(StorageError::Corrupt(
+                        "the database is a read-only standby".into(),
+                    ));
+                }
+            }
         });
         Ok(())
     }
@@ -393,6 +443,49 @@ pub fn timestamp_text(t: chrono::DateTime<chrono::FixedOffset>) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// A transaction that SQLite ended underneath the driver (as it does
+    /// after an I/O error or a full disk at COMMIT) leaves the driver's
+    /// connection "inside a transaction" for good: its next BEGIN fails
+    /// with "attempted to call begin_with at non-zero transaction depth".
+    /// The pool must close such a connection, not hand it out again.
+    #[tokio::test]
+    async fn a_connection_left_inside_a_transaction_is_not_reused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("x.db").display());
+        let db = super::Db::connect(&super::ConnectOptions {
+            max_connections: Some(1),
+            ..super::ConnectOptions::new(url)
+        })
+        .await
+        .expect("connect");
+        let super::Inner::Sqlite(pool) = &db.inner else {
+            panic!("sqlite")
+        };
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(pool)
+            .await
+            .expect("table");
+        sqlx::query(
+            "CREATE TRIGGER fault BEFORE INSERT ON t BEGIN SELECT RAISE(ROLLBACK, 'fault'); END",
+        )
+        .execute(pool)
+        .await
+        .expect("trigger");
+        for _ in 0..3 {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.expect("begin");
+            let e = sqlx::query("INSERT INTO t VALUES (1)")
+                .execute(&mut *tx)
+                .await;
+            assert!(e.is_err());
+            assert!(sqlx::Connection::is_in_transaction(&*tx));
+            drop(tx);
+            // The next write transaction on the (only) pooled connection.
+            db.probe()
+                .await
+                .expect("the pool handed out a poisoned connection");
+        }
+    }
+
     #[test]
     fn next_month_rolls_the_year() {
         assert_eq!(super::next_month("2017-05").as_deref(), Some("2017-06"));

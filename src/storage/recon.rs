@@ -45,15 +45,8 @@ pub struct MonthRow {
 /// How a close ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseOutcome {
-    Closed {
-        closed_at: String,
-    },
-    AlreadyClosed {
-        closed_at: Option<String>,
-    },
-    /// A row was booked into the month after its snapshot was taken; the
-    /// caller takes a new snapshot and tries again.
-    Changed,
+    Closed { closed_at: String },
+    AlreadyClosed { closed_at: Option<String> },
 }
 
 /// How a reopen ended.
@@ -99,19 +92,11 @@ pub enum ResettleOutcome {
     Stale(String),
 }
 
-impl Db {
-    /// A month's grouped sums, one hospital or all.
-    pub async fn month_cells(&self, month: Month, hospital: Option<&str>) -> Result<Cells> {
-        match self.backend() {
-            Backend::Sqlite => self.month_cells_stored(month, hospital).await,
-            Backend::Postgres => self.month_cells_from_rows(month, hospital).await,
-        }
-    }
-
-    /// SQLite: the trigger-kept sums.
-    async fn month_cells_stored(&self, month: Month, hospital: Option<&str>) -> Result<Cells> {
-        let m = month.to_string();
-        let hfilter = if hospital.is_some() {
+/// The queries of a month's cells: from the trigger-kept sums (`stored`,
+/// SQLite) or grouped from the rows; `$1` the month, `$2` the hospital.
+fn cells_sql(stored: bool, one_hospital: bool) -> (String, String) {
+    if stored {
+        let hfilter = if one_hospital {
             " AND hospital = $2"
         } else {
             ""
@@ -125,119 +110,100 @@ impl Db {
                     eligible, paid, position
              FROM month_layer_cells WHERE booked_month = $1{hfilter}"
         );
-        self.read_cells(month, hospital, &m, &cells_sql, &layers_sql)
-            .await
+        return (cells_sql, layers_sql);
     }
+    let hfilter = if one_hospital {
+        " AND s.hospital = $2"
+    } else {
+        ""
+    };
+    let sums: Vec<String> = AMOUNTS
+        .iter()
+        .map(|a| format!("CAST(SUM(s.{a}) AS BIGINT) AS {a}"))
+        .collect();
+    let cells_sql = format!(
+        "SELECT s.hospital, s.kind, s.medical_type, s.primary_category AS category, CAST(COUNT(*) AS BIGINT) AS n, {}
+         FROM settlements s WHERE s.booked_month = $1{hfilter}
+         GROUP BY s.hospital, s.kind, s.medical_type, s.primary_category",
+        sums.join(", ")
+    );
+    let layers_sql = format!(
+        "SELECT s.hospital, s.kind, s.medical_type, s.primary_category AS category, l.layer_id, l.fund_code, l.payer,
+                CAST(SUM(CASE WHEN l.applied THEN 1 ELSE 0 END) AS BIGINT) AS applied,
+                CAST(SUM(l.base) AS BIGINT) AS base, CAST(SUM(l.deductible) AS BIGINT) AS deductible,
+                CAST(SUM(l.eligible) AS BIGINT) AS eligible, CAST(SUM(l.paid) AS BIGINT) AS paid,
+                CAST(MIN(l.position) AS BIGINT) AS position
+         FROM settlements s JOIN settlement_layers l ON l.settlement_id = s.id
+         WHERE s.booked_month = $1{hfilter}
+         GROUP BY s.hospital, s.kind, s.medical_type, s.primary_category, l.layer_id, l.fund_code, l.payer"
+    );
+    (cells_sql, layers_sql)
+}
 
-    /// The month's sums grouped from the settlement rows (both backends).
-    pub async fn month_cells_from_rows(
-        &self,
-        month: Month,
-        hospital: Option<&str>,
-    ) -> Result<Cells> {
-        let m = month.to_string();
-        let hfilter = if hospital.is_some() {
-            " AND s.hospital = $2"
-        } else {
-            ""
-        };
-        let sums: Vec<String> = AMOUNTS
-            .iter()
-            .map(|a| format!("CAST(SUM(s.{a}) AS BIGINT) AS {a}"))
-            .collect();
-        let cells_sql = format!(
-            "SELECT s.hospital, s.kind, s.medical_type, s.primary_category AS category, CAST(COUNT(*) AS BIGINT) AS n, {}
-             FROM settlements s WHERE s.booked_month = $1{hfilter}
-             GROUP BY s.hospital, s.kind, s.medical_type, s.primary_category",
-            sums.join(", ")
-        );
-        let layers_sql = format!(
-            "SELECT s.hospital, s.kind, s.medical_type, s.primary_category AS category, l.layer_id, l.fund_code, l.payer,
-                    CAST(SUM(CASE WHEN l.applied THEN 1 ELSE 0 END) AS BIGINT) AS applied,
-                    CAST(SUM(l.base) AS BIGINT) AS base, CAST(SUM(l.deductible) AS BIGINT) AS deductible,
-                    CAST(SUM(l.eligible) AS BIGINT) AS eligible, CAST(SUM(l.paid) AS BIGINT) AS paid,
-                    CAST(MIN(l.position) AS BIGINT) AS position
-             FROM settlements s JOIN settlement_layers l ON l.settlement_id = s.id
-             WHERE s.booked_month = $1{hfilter}
-             GROUP BY s.hospital, s.kind, s.medical_type, s.primary_category, l.layer_id, l.fund_code, l.payer"
-        );
-        self.read_cells(month, hospital, &m, &cells_sql, &layers_sql)
-            .await
-    }
-
-    async fn read_cells(
-        &self,
-        month: Month,
-        hospital: Option<&str>,
-        m: &str,
-        cells_sql: &str,
-        layers_sql: &str,
-    ) -> Result<Cells> {
-        let mut cells = Cells::new(Some(month), hospital.map(str::to_string));
-        with_pool!(self, |pool, backend| {
-            let mut q = sqlx::query(cells_sql).bind(m);
-            if let Some(h) = hospital {
-                q = q.bind(h);
+/// Read a month's cells on `$conn` (a pooled connection or a transaction)
+/// into `$cells`.
+macro_rules! read_cells_on {
+    ($conn:expr, $cells:expr, $hospital:expr, $m:expr, $cells_sql:expr, $layers_sql:expr) => {{
+        let mut q = sqlx::query($cells_sql).bind($m);
+        if let Some(h) = $hospital {
+            q = q.bind(h);
+        }
+        for r in q.fetch_all(&mut *$conn).await? {
+            let kind: String = r.try_get("kind")?;
+            let key = CellKey {
+                hospital: r.try_get("hospital")?,
+                kind: Kind::parse(&kind)
+                    .ok_or_else(|| StorageError::Corrupt(format!("kind {kind}")))?,
+                medical_type: r.try_get("medical_type")?,
+                category: r.try_get("category")?,
+            };
+            let mut sums = Sums {
+                count: r.try_get("n")?,
+                ..Sums::default()
+            };
+            for (i, a) in AMOUNTS.iter().enumerate() {
+                sums.amounts[i] = r.try_get(*a)?;
             }
-            for r in q.fetch_all(pool).await? {
-                let kind: String = r.try_get("kind")?;
-                let key = CellKey {
+            $cells.add_cell(key, sums);
+        }
+        let mut q = sqlx::query($layers_sql).bind($m);
+        if let Some(h) = $hospital {
+            q = q.bind(h);
+        }
+        for r in q.fetch_all(&mut *$conn).await? {
+            let kind: String = r.try_get("kind")?;
+            let key = LayerKey {
+                cell: CellKey {
                     hospital: r.try_get("hospital")?,
                     kind: Kind::parse(&kind)
                         .ok_or_else(|| StorageError::Corrupt(format!("kind {kind}")))?,
                     medical_type: r.try_get("medical_type")?,
                     category: r.try_get("category")?,
-                };
-                let mut sums = Sums {
-                    count: r.try_get("n")?,
-                    ..Sums::default()
-                };
-                for (i, a) in AMOUNTS.iter().enumerate() {
-                    sums.amounts[i] = r.try_get(*a)?;
-                }
-                cells.add_cell(key, sums);
-            }
-            let mut q = sqlx::query(layers_sql).bind(m);
-            if let Some(h) = hospital {
-                q = q.bind(h);
-            }
-            for r in q.fetch_all(pool).await? {
-                let kind: String = r.try_get("kind")?;
-                let key = LayerKey {
-                    cell: CellKey {
-                        hospital: r.try_get("hospital")?,
-                        kind: Kind::parse(&kind)
-                            .ok_or_else(|| StorageError::Corrupt(format!("kind {kind}")))?,
-                        medical_type: r.try_get("medical_type")?,
-                        category: r.try_get("category")?,
-                    },
-                    layer_id: r.try_get("layer_id")?,
-                    fund_code: r.try_get("fund_code")?,
-                    payer: r.try_get("payer")?,
-                };
-                cells.add_layer_cell(
-                    key,
-                    LayerSums {
-                        applied: r.try_get("applied")?,
-                        base: r.try_get("base")?,
-                        deductible: r.try_get("deductible")?,
-                        eligible: r.try_get("eligible")?,
-                        paid: r.try_get("paid")?,
-                        position: r.try_get("position")?,
-                    },
-                );
-            }
-        });
-        Ok(cells)
-    }
+                },
+                layer_id: r.try_get("layer_id")?,
+                fund_code: r.try_get("fund_code")?,
+                payer: r.try_get("payer")?,
+            };
+            $cells.add_layer_cell(
+                key,
+                LayerSums {
+                    applied: r.try_get("applied")?,
+                    base: r.try_get("base")?,
+                    deductible: r.try_get("deductible")?,
+                    eligible: r.try_get("eligible")?,
+                    paid: r.try_get("paid")?,
+                    position: r.try_get("position")?,
+                },
+            );
+        }
+    }};
+}
 
-    /// Distinct persons with a settlement (not a reversal) booked in the
-    /// month, per primary category, and `*` for all.
-    pub async fn month_persons(
-        &self,
-        month: Month,
-        hospital: Option<&str>,
-    ) -> Result<BTreeMap<String, i64>> {
+/// Distinct persons of a month (see [`Db::month_persons`]) on `$conn`, into
+/// `$out`.
+macro_rules! persons_on {
+    ($conn:expr, $out:expr, $hospital:expr, $m:expr) => {{
+        let hospital: Option<&str> = $hospital;
         let hfilter = if hospital.is_some() {
             " AND hospital = $2"
         } else {
@@ -251,25 +217,80 @@ impl Db {
             "SELECT CAST(COUNT(DISTINCT person_id) AS BIGINT) AS n FROM settlements
              WHERE booked_month = $1 AND kind = 'settlement'{hfilter}"
         );
+        let mut q = sqlx::query(&sql).bind($m);
+        if let Some(h) = hospital {
+            q = q.bind(h);
+        }
+        for r in q.fetch_all(&mut *$conn).await? {
+            $out.insert(
+                r.try_get::<String, _>("category")?,
+                r.try_get::<i64, _>("n")?,
+            );
+        }
+        let mut q = sqlx::query(&all_sql).bind($m);
+        if let Some(h) = hospital {
+            q = q.bind(h);
+        }
+        let r = q.fetch_one(&mut *$conn).await?;
+        $out.insert("*".to_string(), r.try_get::<i64, _>("n")?);
+    }};
+}
+
+impl Db {
+    /// A month's grouped sums, one hospital or all.
+    pub async fn month_cells(&self, month: Month, hospital: Option<&str>) -> Result<Cells> {
+        match self.backend() {
+            Backend::Sqlite => self.month_cells_stored(month, hospital).await,
+            Backend::Postgres => self.month_cells_from_rows(month, hospital).await,
+        }
+    }
+
+    /// SQLite: the trigger-kept sums.
+    async fn month_cells_stored(&self, month: Month, hospital: Option<&str>) -> Result<Cells> {
+        let (cells_sql, layers_sql) = cells_sql(true, hospital.is_some());
+        self.read_cells(month, hospital, &month.to_string(), &cells_sql, &layers_sql)
+            .await
+    }
+
+    /// The month's sums grouped from the settlement rows (both backends).
+    pub async fn month_cells_from_rows(
+        &self,
+        month: Month,
+        hospital: Option<&str>,
+    ) -> Result<Cells> {
+        let (cells_sql, layers_sql) = cells_sql(false, hospital.is_some());
+        self.read_cells(month, hospital, &month.to_string(), &cells_sql, &layers_sql)
+            .await
+    }
+
+    async fn read_cells(
+        &self,
+        month: Month,
+        hospital: Option<&str>,
+        m: &str,
+        cells_sql: &str,
+        layers_sql: &str,
+    ) -> Result<Cells> {
+        let mut cells = Cells::new(Some(month), hospital.map(str::to_string));
+        with_pool!(self, |pool, backend| {
+            let mut conn = pool.acquire().await?;
+            read_cells_on!(conn, cells, hospital, m, cells_sql, layers_sql);
+        });
+        Ok(cells)
+    }
+
+    /// Distinct persons with a settlement (not a reversal) booked in the
+    /// month, per primary category, and `*` for all.
+    pub async fn month_persons(
+        &self,
+        month: Month,
+        hospital: Option<&str>,
+    ) -> Result<BTreeMap<String, i64>> {
         let m = month.to_string();
         let mut out = BTreeMap::new();
         with_pool!(self, |pool, backend| {
-            let mut q = sqlx::query(&sql).bind(&m);
-            if let Some(h) = hospital {
-                q = q.bind(h);
-            }
-            for r in q.fetch_all(pool).await? {
-                out.insert(
-                    r.try_get::<String, _>("category")?,
-                    r.try_get::<i64, _>("n")?,
-                );
-            }
-            let mut q = sqlx::query(&all_sql).bind(&m);
-            if let Some(h) = hospital {
-                q = q.bind(h);
-            }
-            let r = q.fetch_one(pool).await?;
-            out.insert("*".to_string(), r.try_get::<i64, _>("n")?);
+            let mut conn = pool.acquire().await?;
+            persons_on!(conn, out, hospital, &m);
         });
         Ok(out)
     }
@@ -417,63 +438,76 @@ impl Db {
         })
     }
 
-    /// Close a month with its snapshot (the stored statement). Refused when
-    /// it is already closed.
-    pub async fn close_month(
+    /// Close a month: lock its row, take its snapshot inside the same
+    /// transaction, store it. Holding the month row (the write lock on
+    /// SQLite, the row lock on PostgreSQL that every settlement booking into
+    /// the month share-locks), no row can be booked into the month while
+    /// the snapshot is read, and every row committed before is in it; rows
+    /// committing after the close go to the next open month. Settlements of
+    /// other months do not wait. `snapshot` lays out the month's cells and
+    /// its distinct persons per hospital (`*` = all). Refused when it is
+    /// already closed.
+    pub async fn close_month<F>(
         &self,
         month: Month,
         actor: &str,
-        snapshot: &str,
-        snapshot_rows: i64,
-    ) -> Result<CloseOutcome> {
+        snapshot: F,
+    ) -> Result<CloseOutcome>
+    where
+        F: FnOnce(Cells, BTreeMap<String, BTreeMap<String, i64>>) -> Result<String>,
+    {
         let now = now_text();
         let m = month.to_string();
         with_pool!(self, |pool, backend| {
             let (_guard, mut tx) = begin_write!(self, pool, backend);
+            sqlx::query(
+                "INSERT INTO months (month, status, updated_at) VALUES ($1, 'open', $2) ON CONFLICT (month) DO NOTHING",
+            )
+            .bind(&m)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
             let lock = match backend {
                 Backend::Postgres => {
                     "SELECT status, closed_at FROM months WHERE month = $1 FOR UPDATE"
                 }
                 Backend::Sqlite => "SELECT status, closed_at FROM months WHERE month = $1",
             };
-            if let Some(r) = sqlx::query(lock).bind(&m).fetch_optional(&mut *tx).await? {
-                let status: String = r.try_get("status")?;
-                if status == "closed" {
-                    let closed_at: Option<String> = r.try_get("closed_at")?;
-                    tx.rollback().await?;
-                    return Ok(CloseOutcome::AlreadyClosed { closed_at });
-                }
+            let r = sqlx::query(lock).bind(&m).fetch_one(&mut *tx).await?;
+            let status: String = r.try_get("status")?;
+            if status == "closed" {
+                let closed_at: Option<String> = r.try_get("closed_at")?;
+                tx.rollback().await?;
+                return Ok(CloseOutcome::AlreadyClosed { closed_at });
             }
-            let done = sqlx::query(
-                "INSERT INTO months (month, status, closed_at, closed_by, snapshot, updated_at)
-                 VALUES ($1, 'closed', $2, $3, $4, $2)
-                 ON CONFLICT (month) DO UPDATE SET status = 'closed', closed_at = excluded.closed_at,
-                     closed_by = excluded.closed_by, snapshot = excluded.snapshot, updated_at = excluded.updated_at
-                 WHERE months.status = 'open'",
+            let (cells_sql, layers_sql) = cells_sql(backend == Backend::Sqlite, false);
+            let mut cells = Cells::new(Some(month), None);
+            read_cells_on!(tx, cells, None::<&str>, &m, &cells_sql, &layers_sql);
+            let mut persons = BTreeMap::new();
+            let mut all = BTreeMap::new();
+            persons_on!(tx, all, None, &m);
+            persons.insert("*".to_string(), all);
+            let hospitals: std::collections::BTreeSet<String> = cells
+                .settlements
+                .keys()
+                .map(|k| k.hospital.clone())
+                .collect();
+            for h in hospitals {
+                let mut p = BTreeMap::new();
+                persons_on!(tx, p, Some(h.as_str()), &m);
+                persons.insert(h, p);
+            }
+            let snap = snapshot(cells, persons)?;
+            sqlx::query(
+                "UPDATE months SET status = 'closed', closed_at = $2, closed_by = $3, snapshot = $4, updated_at = $2
+                 WHERE month = $1 AND status = 'open'",
             )
             .bind(&m)
             .bind(&now)
             .bind(actor)
-            .bind(snapshot)
+            .bind(&snap)
             .execute(&mut *tx)
             .await?;
-            if done.rows_affected() != 1 {
-                tx.rollback().await?;
-                return Ok(CloseOutcome::AlreadyClosed { closed_at: None });
-            }
-            // Holding the month row now (write lock on SQLite, row lock on
-            // PostgreSQL), no new row can be booked into the month; check
-            // that none arrived since the snapshot was taken.
-            let rows: i64 = sqlx::query_scalar(
-                "SELECT CAST(COUNT(*) AS BIGINT) FROM settlements WHERE booked_month = $1",
-            )
-            .bind(&m)
-            .fetch_one(&mut *tx)
-            .await?;
-            if rows != snapshot_rows {
-                tx.rollback().await?;
-                return Ok(CloseOutcome::Changed);
-            }
             sqlx::query("INSERT INTO month_events (month, action, actor, reason, at) VALUES ($1, 'close', $2, NULL, $3)")
                 .bind(&m)
                 .bind(actor)

@@ -113,6 +113,8 @@ pub enum SettleOutcome {
     Replayed { id: String, answer_json: String },
     /// A different claim was settled under this (hospital, claim_id).
     Conflict { id: String },
+    /// The claim was reversed (冲正) before it arrived, at `at`.
+    Voided { at: String },
 }
 
 /// A stored settlement or reversal, with its current answer.
@@ -161,6 +163,8 @@ pub struct ListFilter {
     /// Only this hospital's settlements (a hospital key).
     pub hospital: Option<String>,
     pub person_id: Option<String>,
+    /// Only this claim id (冲正: did my claim settle?).
+    pub claim_id: Option<String>,
     /// Discharge date bounds, inclusive, `YYYY-MM-DD`.
     pub from: Option<String>,
     pub to: Option<String>,
@@ -457,6 +461,14 @@ impl Db {
         sorted.dedup();
         with_pool!(self, |pool, backend| {
             let (_guard, mut tx) = begin_write!(self, pool, backend);
+            if backend == super::Backend::Postgres {
+                // Against a concurrent 冲正 of the same claim (see
+                // `void_claim`); SQLite has one writer at a time.
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(super::access::claim_lock(key.hospital, key.claim_id))
+                    .execute(&mut *tx)
+                    .await?;
+            }
 
             // 1. Create missing accumulator rows, in layer-id order, then lock
             //    all of the person's rows for the year in the same order.
@@ -520,6 +532,18 @@ impl Db {
                 );
                 tx.rollback().await?;
                 return Ok(outcome);
+            }
+            // A claim reversed (冲正) before it arrived never settles.
+            if let Some(at) = sqlx::query_scalar::<_, String>(
+                "SELECT at FROM claim_tombstones WHERE hospital = $1 AND claim_id = $2",
+            )
+            .bind(key.hospital)
+            .bind(key.claim_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            {
+                tx.rollback().await?;
+                return Ok(SettleOutcome::Voided { at });
             }
 
             // 3. Compute on the locked accumulators.
@@ -797,15 +821,18 @@ impl Db {
     /// count under the filter.
     pub async fn list_settlements(&self, f: &ListFilter) -> Result<(Vec<Summary>, i64)> {
         const WHERE: &str = "s.kind = 'settlement' AND ($1 IS NULL OR s.hospital = $1) AND ($2 IS NULL OR s.person_id = $2)
-             AND ($3 IS NULL OR s.discharged_on >= $3) AND ($4 IS NULL OR s.discharged_on <= $4)";
+             AND ($3 IS NULL OR s.discharged_on >= $3) AND ($4 IS NULL OR s.discharged_on <= $4)
+             AND ($CLAIM IS NULL OR s.claim_id = $CLAIM)";
         with_pool!(self, |pool, backend| {
             let count: i64 = sqlx::query(&format!(
-                "SELECT COUNT(*) AS n FROM settlements s WHERE {WHERE}"
+                "SELECT COUNT(*) AS n FROM settlements s WHERE {}",
+                WHERE.replace("$CLAIM", "$5")
             ))
             .bind(&f.hospital)
             .bind(&f.person_id)
             .bind(&f.from)
             .bind(&f.to)
+            .bind(&f.claim_id)
             .fetch_one(pool)
             .await?
             .try_get("n")?;
@@ -813,7 +840,8 @@ impl Db {
                 "SELECT s.id, s.claim_id, s.hospital, s.person_id, s.medical_type, s.admitted_on, s.discharged_on, s.policy_id,
                         s.total, s.hospital_waived, s.fund_paid, s.patient_payable, s.committed_at, r.id AS reversal_id
                  FROM settlements s LEFT JOIN settlements r ON r.reverses = s.id
-                 WHERE {WHERE} ORDER BY s.seq LIMIT $5 OFFSET $6"
+                 WHERE {} ORDER BY s.seq LIMIT $5 OFFSET $6",
+                WHERE.replace("$CLAIM", "$7")
             ))
             .bind(&f.hospital)
             .bind(&f.person_id)
@@ -821,6 +849,7 @@ impl Db {
             .bind(&f.to)
             .bind(f.limit)
             .bind(f.offset)
+            .bind(&f.claim_id)
             .fetch_all(pool)
             .await?;
             let items = rows

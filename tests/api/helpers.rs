@@ -181,11 +181,25 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
-    spawn_app_with(backend, &[policy_path()]).await
+    spawn_app_full(backend, &[policy_path()], http::limits::Limits::default()).await
 }
 
 /// A running service under the policies of `paths`, on the usual seed.
-pub async fn spawn_app_with(backend: Backend, paths: &[PathBuf]) -> Option<TestApp> {
+pub async fn spawn_app_with_policies(backend: Backend, paths: &[PathBuf]) -> Option<TestApp> {
+    spawn_app_full(backend, paths, http::limits::Limits::default()).await
+}
+
+/// A running service with other limits (timeouts, rates, connections).
+pub async fn spawn_app_with(backend: Backend, limits: http::limits::Limits) -> Option<TestApp> {
+    spawn_app_full(backend, &[policy_path()], limits).await
+}
+
+/// A running service under `paths` and `limits`, on the usual seed.
+pub async fn spawn_app_full(
+    backend: Backend,
+    paths: &[PathBuf],
+    limits: http::limits::Limits,
+) -> Option<TestApp> {
     let fresh = fresh_db(backend).await?;
     let db = Db::connect(&ConnectOptions::new(&fresh.url))
         .await
@@ -209,7 +223,7 @@ pub async fn spawn_app_with(backend: Backend, paths: &[PathBuf]) -> Option<TestA
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let ctx = ApiContext::new(Service::new(db.clone(), policies));
+    let ctx = ApiContext::new(Service::new(db.clone(), policies)).with_limits(limits);
     tokio::spawn(http::serve(listener, ctx, std::future::pending()));
     Some(TestApp {
         base: format!("http://{addr}"),

@@ -4,6 +4,7 @@
 
 mod audit;
 mod concurrency;
+mod hardening;
 mod helpers;
 mod keys;
 mod policy_v2;
@@ -201,8 +202,8 @@ async fn settles_xml(app: TestApp) {
         .post_raw("/v1/settlements", Some(&app.h2), "application/pdf", "hello")
         .await;
     assert_eq!(unsupported.status, 415);
-    // curl's default type (no -H): the body tells.
-    let sniffed = app
+    // curl's default type (no -H) is not guessed at.
+    let unlabelled = app
         .post_raw(
             "/v1/settlements",
             Some(&app.h2),
@@ -210,7 +211,7 @@ async fn settles_xml(app: TestApp) {
             xml,
         )
         .await;
-    assert_eq!(sniffed.status, 200, "{}", sniffed.text);
+    assert_eq!(unlabelled.status, 415, "{}", unlabelled.text);
     assert_eq!(app.count_settlements().await, 1);
 }
 

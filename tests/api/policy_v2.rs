@@ -41,7 +41,7 @@ const P_COUNTY: &str = "411303200001010011";
 const P_CITY: &str = "411321200002020022";
 
 async fn spawn_v2(backend: Backend) -> Option<TestApp> {
-    let app = spawn_app_with(
+    let app = spawn_app_with_policies(
         backend,
         &[
             repo_path("tests/api/data/v2-county.toml"),

@@ -1,0 +1,35 @@
+-- Hardening (issue 10): 冲正 tombstones and the access record.
+
+-- 冲正 (the platform's 2601) of a claim that never arrived: a late copy of
+-- the original is refused (409) instead of settling. One row per
+-- (hospital, claim_id); never deleted.
+CREATE TABLE claim_tombstones (
+    hospital  TEXT NOT NULL,
+    claim_id  TEXT NOT NULL,
+    key_id    TEXT NOT NULL,
+    at        TEXT NOT NULL,
+    PRIMARY KEY (hospital, claim_id)
+);
+CREATE TRIGGER claim_tombstones_append_only BEFORE UPDATE OR DELETE ON claim_tombstones
+    FOR EACH ROW EXECUTE FUNCTION medaid_append_only();
+
+-- The access record: every request an API key made (or a command an
+-- operator ran: source 'cli'), append-only. `status` is the HTTP status
+-- answered (CLI: 0 success, 1 failure).
+CREATE TABLE access_log (
+    seq      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at       TEXT NOT NULL,
+    source   TEXT NOT NULL,
+    key_id   TEXT NOT NULL,
+    role     TEXT NOT NULL,
+    hospital TEXT,
+    action   TEXT NOT NULL,
+    method   TEXT NOT NULL,
+    target   TEXT NOT NULL,
+    status   BIGINT NOT NULL,
+    detail   TEXT
+);
+CREATE INDEX access_log_key ON access_log (key_id, seq);
+CREATE INDEX access_log_at ON access_log (at);
+CREATE TRIGGER access_log_append_only BEFORE UPDATE OR DELETE ON access_log
+    FOR EACH ROW EXECUTE FUNCTION medaid_append_only();
