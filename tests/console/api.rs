@@ -134,9 +134,12 @@ async fn login_logout_and_roles_on(backend: Backend) {
     assert!(rows
         .iter()
         .any(|r| r.action == "session.logout" && r.user_name == "张三"));
-    assert!(rows
+    let login = rows
         .iter()
-        .any(|r| r.action == "session.login" && r.user_login == "lisi"));
+        .find(|r| r.action == "session.login" && r.user_login == "lisi")
+        .expect("login audited");
+    // The peer's address reaches the console (per-address throttling).
+    assert_eq!(login.detail.as_deref(), Some("127.0.0.1"));
 }
 
 async fn csrf_and_audit_on(backend: Backend) {
