@@ -207,7 +207,9 @@ pub async fn deadline(State(ctx): State<ApiContext>, req: Request, next: Next) -
     let limits = &ctx.limits;
     // A simulation may take minutes; it runs one at a time and has its own
     // limits (README).
-    if req.uri().path().starts_with("/v1/simulations") {
+    // The console's 测算 form runs the same simulation.
+    if req.uri().path().starts_with("/v1/simulations") || req.uri().path() == "/console/simulations"
+    {
         return next.run(req).await;
     }
     let body_timeout = limits.body_read_timeout;
