@@ -337,6 +337,8 @@ pub async fn import_confirm(
     } else {
         Some(ctx.service.resettle_preview(&persons).await?)
     };
+    let hs = ctx.service.db.hospitals().await?;
+    let resettle = resettle.map(|r| in_words(&ctx, &hs, r));
     let count = resettle
         .as_ref()
         .and_then(|r| r.tables.first())
@@ -392,6 +394,8 @@ pub async fn resettle(
         return Err(PageError::BadRequest("没有人员".into()));
     }
     let r = ctx.service.resettle_confirm(&persons).await?;
+    let hs = ctx.service.db.hospitals().await?;
+    let r = in_words(&ctx, &hs, r);
     let n = r.tables.first().map_or(0, |t| t.rows.len());
     ctx.service
         .audit(
@@ -410,4 +414,41 @@ pub async fn resettle(
         StatusCode::OK,
         layout::page(&s, "/console/persons", "应退应补", body),
     ))
+}
+
+/// The 应退应补 report with hospital names and category labels in place of
+/// codes and ids (the report itself keeps ids for files and machines).
+fn in_words(
+    ctx: &ApiContext,
+    hs: &[crate::storage::Hospital],
+    mut r: crate::recon::report::Report,
+) -> crate::recon::report::Report {
+    use crate::recon::report::Value;
+    for t in &mut r.tables {
+        let cols: Vec<(usize, String)> = t
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, c.key.clone()))
+            .collect();
+        for row in &mut t.rows {
+            for (i, key) in &cols {
+                let Some(Value::Text(v)) = row.get(*i) else {
+                    continue;
+                };
+                let new = match key.as_str() {
+                    "hospital" => hospital_name(hs, v),
+                    "old_categories" | "new_categories" => v
+                        .split(',')
+                        .filter(|c| !c.is_empty())
+                        .map(|c| category_label(ctx, c))
+                        .collect::<Vec<_>>()
+                        .join("、"),
+                    _ => continue,
+                };
+                row[*i] = Value::Text(new);
+            }
+        }
+    }
+    r
 }

@@ -141,7 +141,7 @@ pub async fn detail(
                 tr { th { "医疗类别" } td { (medical_type_label(&ctx, &a.medical_type)) } th { "政策" } td { (a.policy_id) } }
                 tr { th { "结算时间" } td { (layout::when(a.settled_at.as_deref().unwrap_or_default())) } th { "状态" } td {
                     @if let Some((at, rid)) = &cancelled {
-                        span.tag.cancelled { "已撤销" } " " (at) " · 由医院通过接口撤销（冲红 " (rid) "）"
+                        span.tag.cancelled { "已撤销" } " " (at) " · 由 " (hospital_name(&hs, &st.hospital)) " 通过接口撤销（冲红 " (rid) "）"
                         @for r in &audits { br; "重新结算：" (r.user_name) "（" (r.user_login) "）" (layout::when(&r.at)) }
                     } @else {
                         span.tag.settled { "已结算" }

@@ -224,6 +224,41 @@ pub async fn run(
             layout::page(sr, "/console/simulations", "测算", body),
         ))
     };
+    let words = |what: String| -> String {
+        // The change in the words of the baseline policy (names, labels).
+        let Some(p) = ctx.service.policies.by_id(&baseline) else {
+            return what;
+        };
+        let layer = field("layer");
+        let name = match layer.strip_prefix("pool:") {
+            Some(pool) => p
+                .pools
+                .iter()
+                .find(|x| x.id == pool)
+                .map(|x| x.display_name().to_string()),
+            None => p
+                .layers
+                .iter()
+                .find(|l| l.id == layer)
+                .map(|l| l.display_name().to_string()),
+        }
+        .unwrap_or(layer);
+        let cat = field("category");
+        let cat = p
+            .categories
+            .iter()
+            .find(|(k, _)| *k == cat)
+            .map_or(cat.clone(), |(_, l)| l.clone());
+        let v = field("value");
+        match field("field").as_str() {
+            "ratio_by_category" => format!("{name} {cat} 比例 {v}"),
+            "ratio" => format!("{name} 比例 {v}"),
+            "deductible" => format!("{name} 起付线 {v} 元"),
+            "cap" => format!("{name} 封顶线 {v} 元"),
+            "pool" => format!("{name} {v} 元"),
+            _ => what,
+        }
+    };
     let (scenario, what) = match u.file("scenario").filter(|(_, t)| !t.trim().is_empty()) {
         Some((name, text)) => (text.to_string(), format!("方案文件 {name}")),
         None => {
@@ -237,7 +272,7 @@ pub async fn run(
                 &field("category"),
                 &field("value"),
             ) {
-                Ok(x) => x,
+                Ok((text, what)) => (text, words(what)),
                 Err(e) => return refuse(e).await,
             }
         }

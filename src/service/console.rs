@@ -680,6 +680,16 @@ impl Service {
         } else {
             self.db.registry_rows(&list).await?
         };
+        let label = |id: &str| -> String {
+            if id.is_empty() {
+                return "参保".into();
+            }
+            self.policies
+                .iter()
+                .flat_map(|p| p.categories.iter())
+                .find(|(k, _)| k == id)
+                .map_or(id.to_string(), |(_, l)| l.clone())
+        };
         for p in &persons {
             let theirs: Vec<&RegistryRow> = rows.iter().filter(|r| &r.person_id == p).collect();
             let ours: Vec<&RegistryRow> = existing.iter().filter(|r| &r.person_id == p).collect();
@@ -694,15 +704,7 @@ impl Service {
                     .iter()
                     .find(|o| o.category == r.category && o.valid_from == r.valid_from)
                 {
-                    None => what.push(format!(
-                        "新增 {} 自 {}",
-                        if r.category.is_empty() {
-                            "参保"
-                        } else {
-                            &r.category
-                        },
-                        r.valid_from
-                    )),
+                    None => what.push(format!("新增 {} 自 {}", label(&r.category), r.valid_from)),
                     Some(o) if o == r => out.unchanged += 1,
                     Some(o) => {
                         if o.valid_to != r.valid_to {
@@ -714,7 +716,7 @@ impl Service {
                                     t.clone(),
                                 ));
                             } else {
-                                what.push(format!("{} 恢复为长期有效", r.category));
+                                what.push(format!("{} 恢复为长期有效", label(&r.category)));
                             }
                         }
                         if o.name != r.name {

@@ -288,7 +288,7 @@ async fn an_admin_runs_a_simulation_from_the_form() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     b.screenshot("2-report").await;
     b.goto(&format!("{}/console/simulations", app.base)).await;
-    b.wait_text("dibao 比例 0.85").await;
+    b.wait_text("民政医疗救助 低保对象 比例 0.85").await;
     b.screenshot("3-runs").await;
     b.goto(&format!("{}/console/admin/users", app.base)).await;
     b.wait_text("员工账号").await;
