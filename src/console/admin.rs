@@ -53,10 +53,10 @@ async fn users_body(
                                         @if u.disabled {
                                             button.secondary type="submit" name="action" value="enable" { "启用" }
                                         } @else if u.id != s.staff.id {
-                                            button.danger type="submit" name="action" value="disable" { "停用" }
+                                            button.danger type="submit" name="action" value="disable" data-confirm={"停用 " (u.login) "？其登录立即失效。"} { "停用" }
                                         }
                                         " "
-                                        button.secondary type="submit" name="action" value="reset" { "重置密码" }
+                                        button.secondary type="submit" name="action" value="reset" data-confirm={"为 " (u.login) " 生成新密码？原密码和登录立即失效。"} { "重置密码" }
                                     }
                                 }
                             }

@@ -438,6 +438,16 @@ fn in_words(
                 };
                 let new = match key.as_str() {
                     "hospital" => hospital_name(hs, v),
+                    "payer" => match v.as_str() {
+                        "insurance" => "医疗保险",
+                        "aid" => "医疗救助",
+                        "government" => "政府兜底",
+                        "charity" => "慈善救助",
+                        "hospital_waived" => "医院减免",
+                        "patient_payable" => "个人自付",
+                        other => other,
+                    }
+                    .to_string(),
                     "old_categories" | "new_categories" => v
                         .split(',')
                         .filter(|c| !c.is_empty())

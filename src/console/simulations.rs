@@ -27,6 +27,13 @@ async fn form(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Result<Ma
     let policies = ctx.service.policies.current();
     let runs = ctx.service.db.simulation_runs(50).await?;
     let first = policies.first();
+    // The first aid layer of the first policy: the usual thing to change.
+    let default_layer = first.and_then(|p| {
+        p.layers
+            .iter()
+            .find(|l| l.payer.as_str() == "aid")
+            .map(|l| l.id.as_str())
+    });
     let (from, to) = first.map_or(("".to_string(), "".to_string()), |p| {
         (p.effective_from.to_string(), p.effective_to.to_string())
     });
@@ -39,7 +46,9 @@ async fn form(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Result<Ma
                 div.row {
                     label { "基准政策 "
                         select name="baseline" {
-                            @for p in policies.iter() { option value=(p.id) { (p.id) "（" (p.name) "）" } }
+                            @for p in policies.iter() {
+                                option value=(p.id) data-from=(p.effective_from) data-to=(p.effective_to) { (p.id) "（" (p.name) "）" }
+                            }
                         }
                     }
                     label { " 出院日期自 " input type="date" name="from" value=(from) required; }
@@ -52,7 +61,9 @@ async fn form(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Result<Ma
                         select name="layer" {
                             @for p in policies.iter() {
                                 optgroup label=(p.id) {
-                                    @for l in &p.layers { option value=(l.id) { (l.display_name()) "（" (l.id) "）" } }
+                                    @for l in &p.layers {
+                                        option value=(l.id) selected[Some(l.id.as_str()) == default_layer] { (l.display_name()) "（" (l.id) "）" }
+                                    }
                                     @for pool in &p.pools { option value={"pool:" (pool.id)} { (pool.display_name()) } }
                                 }
                             }
