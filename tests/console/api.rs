@@ -4,7 +4,7 @@
 use crate::helpers::{self, spawn_app, Backend, P_DIBAO};
 use crate::staff::{self, try_login, Console, PASSWORD};
 use medaid::engine::PolicySet;
-use medaid::service::console::{StaffRole, IDLE_SECS};
+use medaid::service::console::{StaffRole, ABSOLUTE_SECS, IDLE_SECS};
 use medaid::service::Service;
 use medaid::storage::console::{Actor, AuditFilter};
 
@@ -256,6 +256,15 @@ async fn roster_import_on(backend: Backend) {
     let bad = "person_id,name,category,valid_from,valid_to\n\
         411303200001010011,赵六,dibao,2017-01-01,\n\
         411303200001010022,钱七,dibao,2017-02-30,\n";
+    // A file without the form's token is refused: nothing is checked or written.
+    let r = c
+        .post_multipart(
+            "/console/registry/import",
+            &[],
+            &[("file", "roster.csv", bad)],
+        )
+        .await;
+    assert_eq!(r.status, 403);
     let r = c
         .post_multipart(
             "/console/registry/import",
@@ -421,6 +430,23 @@ async fn sessions_expire_on(backend: Backend) {
     assert!(s.is_none());
     assert!(svc.session(&token).await.unwrap().is_none());
 
+    // However busy, a session ends 12 hours after login.
+    let (token, _) = medaid::storage::with_clock(t0, svc.login("zhangsan", PASSWORD, "127.0.0.9"))
+        .await
+        .unwrap();
+    let mut at = 0;
+    while at + IDLE_SECS / 2 < ABSOLUTE_SECS {
+        at += IDLE_SECS / 2;
+        let s = medaid::storage::with_clock(later(at), svc.session(&token))
+            .await
+            .unwrap();
+        assert!(s.is_some(), "alive {at} s after login");
+    }
+    let s = medaid::storage::with_clock(later(ABSOLUTE_SECS + 1), svc.session(&token))
+        .await
+        .unwrap();
+    assert!(s.is_none(), "a session ends 12 h after login");
+
     // Disabling an account ends its sessions at once.
     let (token, _) = svc.login("zhangsan", PASSWORD, "127.0.0.9").await.unwrap();
     assert!(svc.session(&token).await.unwrap().is_some());
@@ -454,4 +480,94 @@ async fn sessions_expire_on(backend: Backend) {
             "{a}"
         );
     }
+}
+
+/// `medaid users …` on the command line.
+#[test]
+fn users_on_the_command_line() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let medaid = |args: &[&str], stdin: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_medaid"))
+            .args(args)
+            .args(["--database-url", &url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(s) = stdin {
+            c.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        let o = c.wait_with_output().unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    let (ok, out, err) = medaid(
+        &[
+            "users", "create", "--role", "centre", "--login", "zhangsan", "--name", "张三",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let pw = out.trim();
+    assert_eq!(
+        pw.len(),
+        16,
+        "the one-time password alone on stdout: {out:?}"
+    );
+    let (ok, _, err) = medaid(
+        &[
+            "users",
+            "create",
+            "--role",
+            "admin",
+            "--login",
+            "lisi",
+            "--name",
+            "李四",
+            "--password-stdin",
+        ],
+        Some("a-long-password\n"),
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = medaid(
+        &[
+            "users", "create", "--role", "admin", "--login", "lisi", "--name", "x",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("taken"), "{err}");
+    let (ok, _, err) = medaid(
+        &[
+            "users",
+            "create",
+            "--role",
+            "admin",
+            "--login",
+            "wang",
+            "--name",
+            "王",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
+    assert!(!ok && err.contains("at least 10"), "{err}");
+    let (ok, out, _) = medaid(&["users", "list"], None);
+    assert!(ok);
+    assert!(out.contains("1,zhangsan,张三,centre,false"), "{out}");
+    assert!(out.contains("2,lisi,李四,admin,false"), "{out}");
+    assert!(medaid(&["users", "disable", "zhangsan"], None).0);
+    let (_, out, _) = medaid(&["users", "list"], None);
+    assert!(out.contains("1,zhangsan,张三,centre,true"), "{out}");
+    assert!(medaid(&["users", "disable", "zhangsan", "--enable"], None).0);
+    let (ok, out, _) = medaid(&["users", "reset-password", "zhangsan"], None);
+    assert!(ok);
+    assert_ne!(out.trim(), pw);
+    assert!(!medaid(&["users", "disable", "nobody"], None).0);
 }
