@@ -296,7 +296,9 @@ pub async fn import_check(
                 }
             } @else {
                 (preview_body(&ctx, &p))
-                form method="post" action="/console/registry/import/confirm" {
+                // multipart: the file's text goes back as it came (a
+                // url-encoded form would triple every Chinese character).
+                form method="post" action="/console/registry/import/confirm" enctype="multipart/form-data" {
                     (csrf(&s))
                     input type="hidden" name="name" value=(name);
                     textarea name="csv" hidden readonly { (text) }
@@ -314,22 +316,18 @@ pub async fn import_check(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ConfirmForm {
-    pub csrf: Option<String>,
-    pub name: String,
-    pub csv: String,
-}
-
 pub async fn import_confirm(
     State(ctx): State<ApiContext>,
     Staff(s): Staff,
-    Form(f): Form<ConfirmForm>,
+    m: Multipart,
 ) -> Result<Response, PageError> {
-    check_csrf(&s, f.csrf.as_deref())?;
+    let u = Upload::read(m).await?;
+    check_csrf(&s, u.field("csrf"))?;
+    let name = u.field("name").unwrap_or("roster.csv").to_string();
+    let csv = u.field("csv").unwrap_or("");
     let applied = ctx
         .service
-        .roster_import(&f.csv, &f.name, &s.staff.actor())
+        .roster_import(csv, &name, &s.staff.actor())
         .await?;
     let persons = applied.persons();
     let resettle = if persons.is_empty() {
@@ -344,7 +342,7 @@ pub async fn import_confirm(
         .and_then(|r| r.tables.first())
         .map_or(0, |t| t.rows.len());
     let body = html! {
-        (notice(true, &format!("名册已导入：{} 行（{}）。", applied.rows.len(), f.name)))
+        (notice(true, &format!("名册已导入：{} 行（{}）。", applied.rows.len(), name)))
         section.card {
             (preview_body(&ctx, &applied))
         }

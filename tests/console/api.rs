@@ -298,13 +298,14 @@ async fn roster_import_on(backend: Backend) {
     assert!(r.text.contains("新增 1 人"), "{}", r.text);
     assert!(r.text.contains("终止 1 个期间"), "{}", r.text);
     let r = c
-        .post(
+        .post_multipart(
             "/console/registry/import/confirm",
             &[
                 ("csrf", c.csrf.as_str()),
                 ("name", "roster.csv"),
                 ("csv", good.as_str()),
             ],
+            &[],
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
