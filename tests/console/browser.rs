@@ -79,7 +79,14 @@ async fn a_clerk_logs_in_finds_a_person_and_opens_the_slip() {
     );
 
     b.click("nav a[href='/console/persons']").await;
+    // Results come as one types (htmx), without submitting the form…
     b.type_in("input[name=q]", &P_DIBAO[..10]).await;
+    b.wait_text(P_DIBAO).await;
+    assert!(
+        b.url().await.ends_with("/console/persons"),
+        "the page stayed"
+    );
+    // …and the form works as a plain GET too.
     b.click("form[role=search] button[type=submit]").await;
     b.wait_text(P_DIBAO).await;
     b.screenshot("3-search").await;
