@@ -140,7 +140,7 @@ pub fn report(r: &Report) -> Markup {
                         thead { tr { @for c in &t.columns { th class=[num(c.ty)] { (c.label) } } } }
                         tbody {
                             @for row in &t.rows {
-                                tr { @for (c, v) in t.columns.iter().zip(row) { td class=[num(c.ty)] { (v.to_text()) } } }
+                                tr { @for (c, v) in t.columns.iter().zip(row) { td class=[num(c.ty)] { (cell_text(&c.key, v)) } } }
                             }
                         }
                     }
@@ -167,6 +167,8 @@ fn param_label(k: &str) -> &str {
         "to" => "止",
         "group" => "病种",
         "mode" => "方式",
+        "result" => "核对结果",
+        "fields" => "不符项目",
         "settlements" => "笔数",
         other => other,
     }
@@ -178,6 +180,8 @@ fn param_value(k: &str, v: &str) -> String {
         ("status", "closed") => "已月结".into(),
         ("hospital", "all") => "全部".into(),
         ("mode", "preview") => "预览（未写入）".into(),
+        ("result", "differs") => "有差异".into(),
+        ("result", "match" | "matches" | "ok") => "一致".into(),
         ("mode", "confirmed") => "已重新结算".into(),
         (_, v) if v.len() > 19 && v.as_bytes().get(10) == Some(&b'T') => when(v),
         _ => v.to_string(),
@@ -187,4 +191,29 @@ fn param_value(k: &str, v: &str) -> String {
 /// A stored timestamp as a clerk reads it: `2026-12-02 05:16:56`.
 pub fn when(t: &str) -> String {
     t.get(..19).unwrap_or(t).replacen('T', " ", 1)
+}
+
+/// A report cell as a clerk reads it: the codes the report keeps for files
+/// and machines (`settlement`, `differs`, `aid`) in words.
+fn cell_text(key: &str, v: &crate::recon::report::Value) -> String {
+    let t = v.to_text();
+    let words = match (key, t.as_str()) {
+        ("section" | "kind", "settlement") => "结算",
+        ("section" | "kind", "reversal") => "冲红",
+        ("section" | "kind", "total") => "合计",
+        ("section" | "kind", "net") => "净额",
+        ("status" | "result", "missing_in_hospital") => "医院缺少",
+        ("status" | "result", "missing_in_centre") => "中心缺少",
+        ("status" | "result", "differs") => "金额不符",
+        ("status" | "result", "duplicate") => "医院重复",
+        ("status" | "result", "match" | "matches" | "ok") => "一致",
+        ("payer", "insurance") => "医疗保险",
+        ("payer", "aid") => "医疗救助",
+        ("payer", "government") => "政府兜底",
+        ("payer", "charity") => "慈善救助",
+        ("applied", "true") => "是",
+        ("applied", "false") => "否",
+        _ => return t,
+    };
+    words.to_string()
 }
