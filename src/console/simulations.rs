@@ -26,14 +26,34 @@ const FIELDS: &[(&str, &str)] = &[
 async fn form(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Result<Markup, PageError> {
     let policies = ctx.service.policies.current();
     let runs = ctx.service.db.simulation_runs(50).await?;
-    let first = policies.first();
-    // The first aid layer of the first policy: the usual thing to change.
+    // The baseline offered first: the policy whose period holds the most
+    // stored claims (the first one when none holds any).
+    let mut first = policies.first();
+    let mut most = 0;
+    for p in policies.iter() {
+        let n = ctx
+            .service
+            .db
+            .count_active_claims(&crate::storage::DischargeRange {
+                from: Some(p.effective_from.to_string()),
+                to: Some(p.effective_to.to_string()),
+            })
+            .await?;
+        if n > most {
+            most = n;
+            first = Some(p);
+        }
+    }
+    let first_id = first.map(|p| p.id.as_str());
+    // Its first aid layer (the usual thing to change), and its first
+    // category.
     let default_layer = first.and_then(|p| {
         p.layers
             .iter()
             .find(|l| l.payer.as_str() == "aid")
             .map(|l| l.id.as_str())
     });
+    let default_category = first.and_then(|p| p.categories.first().map(|(id, _)| id.as_str()));
     let (from, to) = first.map_or(("".to_string(), "".to_string()), |p| {
         (p.effective_from.to_string(), p.effective_to.to_string())
     });
@@ -47,7 +67,7 @@ async fn form(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Result<Ma
                     label { "基准政策 "
                         select name="baseline" {
                             @for p in policies.iter() {
-                                option value=(p.id) data-from=(p.effective_from) data-to=(p.effective_to) { (p.id) "（" (p.name) "）" }
+                                option value=(p.id) data-from=(p.effective_from) data-to=(p.effective_to) selected[Some(p.id.as_str()) == first_id] { (p.id) "（" (p.name) "）" }
                             }
                         }
                     }
@@ -62,7 +82,7 @@ async fn form(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Result<Ma
                             @for p in policies.iter() {
                                 optgroup label=(p.id) {
                                     @for l in &p.layers {
-                                        option value=(l.id) selected[Some(l.id.as_str()) == default_layer] { (l.display_name()) "（" (l.id) "）" }
+                                        option value=(l.id) selected[Some(p.id.as_str()) == first_id && Some(l.id.as_str()) == default_layer] { (l.display_name()) "（" (l.id) "）" }
                                     }
                                     @for pool in &p.pools { option value={"pool:" (pool.id)} { (pool.display_name()) } }
                                 }
@@ -76,7 +96,7 @@ async fn form(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Result<Ma
                         select name="category" {
                             option value="" { "—" }
                             @for p in policies.iter() {
-                                optgroup label=(p.id) { @for (id, l) in &p.categories { option value=(id) { (l) } } }
+                                optgroup label=(p.id) { @for (id, l) in &p.categories { option value=(id) selected[Some(p.id.as_str()) == first_id && Some(id.as_str()) == default_category] { (l) } } }
                             }
                         }
                     }
