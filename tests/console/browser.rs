@@ -213,6 +213,18 @@ async fn a_clerk_closes_the_month_and_sees_who_closed_it() {
     b.wait_text("已月结").await;
     b.wait_text("张三（zhangsan").await;
     b.screenshot("2-closed").await;
+    // Printed: no navigation, no forms; the statement and who closed it.
+    b.print_media(true).await;
+    b.screenshot("2b-closed-print").await;
+    assert!(!b
+        .script(
+            "return getComputedStyle(document.querySelector('header.top')).display !== 'none'",
+            serde_json::json!([]),
+        )
+        .await
+        .as_bool()
+        .unwrap_or(true));
+    b.print_media(false).await;
     // The administrator reopens it with a reason, and sees both events.
     b.click("header form button").await;
     login(&mut b, &app, "lisi").await;

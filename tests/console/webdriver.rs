@@ -303,6 +303,19 @@ impl Browser {
         );
     }
 
+    /// Render as for printing (CSS `@media print`), or back to the screen.
+    pub async fn print_media(&self, on: bool) {
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": {"media": if on { "print" } else { "" }}
+            })),
+        )
+        .await;
+    }
+
     /// Save a screenshot as `target/console-screenshots/NAME-STEP.png`.
     pub async fn screenshot(&mut self, step: &str) -> PathBuf {
         use base64::Engine;
