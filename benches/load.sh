@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Load test of `medaid serve`: a fresh database (SQLite file or PostgreSQL),
-# set up with the commands of DESIGN.md §7, one release server, and
+# set up with `medaid hospitals/registry import` and `keys create`, one release server, and
 # benches/load.rs settling distinct generated claims.
 #
-#   benches/load.sh sqlite   [CONCURRENCY] [TOTAL] [PERSONS]
-#   benches/load.sh postgres [CONCURRENCY] [TOTAL] [PERSONS]   # PGURL, default postgres://postgres@127.0.0.1:5432/test
+#   benches/load.sh sqlite   [CONCURRENCY] [TOTAL] [PERSONS] [SECONDS]
+#   benches/load.sh postgres [CONCURRENCY] [TOTAL] [PERSONS] [SECONDS]   # PGURL, default postgres://postgres@127.0.0.1:5432/test
+#
+# Then the same load against the bare axum echo (benches/echo.rs: the same
+# claim parser, a fixed answer), and the ratio of the two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,11 +15,14 @@ backend=${1:-sqlite}
 concurrency=${2:-32}
 total=${3:-5000}
 persons=${4:-1000}
+seconds=${5:-15}
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/test}
 
 cargo build --release -q --bin medaid
 cargo bench -q --bench load --no-run 2>/dev/null
+cargo bench -q --bench echo --no-run 2>/dev/null
 loadbin=$(ls -t target/release/deps/load-* | grep -v "\.d$" | head -n1)
+echobin=$(ls -t target/release/deps/echo-* | grep -v "\.d$" | head -n1)
 bin=target/release/medaid
 
 work=$(mktemp -d)
@@ -64,5 +70,18 @@ for _ in $(seq 1 100); do
 done
 base=$(grep -o 'http://[0-9.:]*' "$work/serve.out" | head -n1)
 
-echo "backend $backend, $persons persons, $(nproc) cores"
-"$loadbin" --base "$base" --keys "$keys" --concurrency "$concurrency" --total "$total" --persons "$persons"
+echo "backend $backend, $persons persons, $(nproc) cores, at most $total claims or $seconds s"
+"$loadbin" --base "$base" --keys "$keys" --concurrency "$concurrency" --total "$total" --persons "$persons" --seconds "$seconds" | tee "$work/medaid.out"
+kill "$server"; wait "$server" 2>/dev/null || true; server=""
+
+"$echobin" --listen 127.0.0.1:0 > "$work/echo.out" &
+server=$!
+for _ in $(seq 1 100); do
+  grep -q 'listening on' "$work/echo.out" 2>/dev/null && break
+  sleep 0.1
+done
+ebase=$(grep -o 'http://[0-9.:]*' "$work/echo.out" | head -n1)
+"$loadbin" --base "$ebase" --path /echo --keys "$keys" --concurrency "$concurrency" --total "$total" --persons "$persons" --seconds "$seconds" --run echo | tee "$work/echo.load"
+rate() { grep -o '[0-9]*/s' "$1" | head -n1 | tr -d '/s'; }
+m=$(rate "$work/medaid.out"); e=$(rate "$work/echo.load")
+echo "ratio: medaid $m/s ÷ bare echo $e/s = $(awk -v m="$m" -v e="$e" 'BEGIN { printf "%.1f %%", 100 * m / e }')"

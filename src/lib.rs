@@ -13,7 +13,7 @@
 //! - [`money`] — decimal amounts, the one rounding rule, fen conversions.
 //! - [`engine`] — the pure settlement engine: a TOML policy becomes a
 //!   compiled [`engine::Policy`]; a claim (JSON/XML) is bound to it;
-//!   [`engine::settle()`] does the arithmetic of DESIGN.md §4;
+//!   [`engine::settle()`] does the arithmetic;
 //!   [`engine::Answer`] is the §5 answer. No I/O, no async: the CLI, the
 //!   service, the reconciliation and the simulator all call it, and nothing
 //!   else computes a payer's share.
@@ -31,7 +31,8 @@
 //! - [`cli`] — `medaid …`: thin shells over the above.
 //!
 //! The contract (policy file, claim, arithmetic, answer, command line,
-//! service invariants) is `DESIGN.md` in the shared folder; the README
+//! service invariants) is written down in `docs/` (start with
+//! `docs/ARCHITECTURE.md`); the README
 //! shows how to run everything.
 
 pub mod cli;

@@ -2,7 +2,8 @@
 //! two-decimal strings on the wire. No floats anywhere.
 //!
 //! Rounding is half away from zero to 0.01 and happens only at the points
-//! DESIGN.md §4 names; every helper that rounds says so in its name.
+//! arithmetic names (docs/policy-language.md); every helper that rounds says
+//! so in its name.
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Deserializer, Serializer};

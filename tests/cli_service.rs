@@ -1,4 +1,4 @@
-//! The service's command line: the set-up commands of DESIGN.md §7 and
+//! The service's command line: the set-up commands and
 //! `medaid serve --demo` (the README's first command and its curl).
 
 use std::io::BufRead;

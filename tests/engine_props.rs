@@ -1,5 +1,5 @@
 //! Property tests over random policies and claims: the invariants of
-//! DESIGN.md hold whatever the policy says.
+//! of the contract hold whatever the policy says.
 //!
 //! Policies are generated as TOML text, so every generated policy also
 //! passes through the validator exactly as a file would.

@@ -1,4 +1,4 @@
-//! Hand-worked examples, one per rule of DESIGN.md §4, with the arithmetic
+//! Hand-worked examples, one per rule of the arithmetic, with the arithmetic
 //! written out. Each test builds a small policy around the rule it checks.
 
 use medaid::engine::{self, book::Book, claim, Accumulator, Answer, Policy};
@@ -107,7 +107,7 @@ fn layer<'a>(a: &'a Answer, id: &str) -> &'a engine::answer::LayerAnswer {
 
 #[test]
 fn design_worked_example() {
-    // DESIGN.md §4: hospital_waived 37.00, basic 194.40, critical 0.00,
+    // the contract's worked example: hospital_waived 37.00, basic 194.40, critical 0.00,
     // aid 34.02, fund_paid 228.42, patient_payable 59.58, ratio 0.8167.
     let p = Policy::from_toml(include_str!("../fixtures/design/policy.toml"), "design").unwrap();
     let c = claim::parse_json(include_str!("../fixtures/design/claim.json")).unwrap();

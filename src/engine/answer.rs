@@ -1,4 +1,4 @@
-//! The settlement answer (结算结果) of DESIGN.md §5, with the explanation a
+//! The settlement answer (结算结果, docs/claims-and-answers.md), with the explanation a
 //! hospital cashier reads, and the national platform's names (§5a).
 
 use super::claim::Claim;
@@ -55,7 +55,7 @@ fn de_opt_decimal<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Decim
         .transpose()
 }
 
-/// The answer to one settlement (DESIGN.md §5). The service adds
+/// The answer to one settlement. The service adds
 /// `settlement_id`, `status` and `settled_at`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Answer {
@@ -463,7 +463,7 @@ fn explain_layer(l: &Layer, o: &LayerOutcome, c: &Computation) -> String {
     s
 }
 
-/// The national platform's view of an answer (DESIGN.md §5a):
+/// The national platform's view of an answer (docs/nhsa-interface.md):
 /// `setlinfo` and one `setldetail` row per paying fund.
 #[derive(Debug, Clone, Serialize)]
 pub struct NhsaAnswer {

@@ -3,7 +3,7 @@
 //! - [`policy`]: the TOML policy, validated and compiled to integer ids;
 //!   the [`PolicySet`] that picks a claim's policy by date and region.
 //! - [`claim`]: the hospital's claim (JSON or XML) and its checks.
-//! - [`settle`](mod@settle): the arithmetic of DESIGN.md §4.
+//! - [`settle`](mod@settle): the arithmetic, layer by layer.
 //! - [`answer`]: the answer of §5, its explanation, and the national names.
 //! - [`book`]: accumulators carried per person and year in memory.
 

@@ -1,4 +1,5 @@
-//! The settlement arithmetic (结算), exactly DESIGN.md §4.
+//! The settlement arithmetic (结算), in the order docs/policy-language.md
+//! describes it.
 //!
 //! [`settle`] is a pure function: a compiled policy, a resolved claim, the
 //! person's identity and their accumulators for the year in; every amount
@@ -128,7 +129,7 @@ impl LayerOutcome {
     };
 }
 
-/// Every amount of one settlement (DESIGN.md §4 steps 1–5).
+/// Every amount of one settlement: items, waivers, layers, the patient's share.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Computation {
     pub total: Decimal,
@@ -487,7 +488,11 @@ fn layer_pay(
                 .and_then(|t| highest(t, who.categories))
                 .unwrap_or(Decimal::ZERO);
             o.adjust = ratio_adjust.for_claim(claim.referred, claim.place);
-            let shift = o.bonus + o.adjust;
+            let shift = if o.adjust.is_zero() {
+                o.bonus
+            } else {
+                o.bonus + o.adjust
+            };
             let raw = match bands {
                 None => {
                     let r = ratio_by_category
@@ -495,7 +500,12 @@ fn layer_pay(
                         .and_then(|t| highest(t, who.categories))
                         .or_else(|| ratio.as_ref().map(|r: &ByLevel| r.get(who.level)))
                         .unwrap_or(Decimal::ZERO);
-                    let r = clamp_unit(r + shift);
+                    // ratios lie in [0, 1] (validated): no shift, no clamp
+                    let r = if shift.is_zero() {
+                        r
+                    } else {
+                        clamp_unit(r + shift)
+                    };
                     o.ratio = Some(r);
                     eligible * r
                 }
@@ -581,7 +591,11 @@ fn banded(
         .find(|b| b.upto.is_none_or(|u| lo < u))
         .map(|b| clamp_unit(b.ratio + shift));
     for b in bands {
-        let r = clamp_unit(b.ratio + shift);
+        let r = if shift.is_zero() {
+            b.ratio
+        } else {
+            clamp_unit(b.ratio + shift)
+        };
         let top = b.upto.map_or(hi, |u| u.min(hi));
         let start = floor.max(lo);
         if top > start {

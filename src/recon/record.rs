@@ -213,7 +213,7 @@ pub struct SettlementRecord {
 /// The fund code hospital waivers report under (医院减免).
 pub const FUND_HOSPITAL: &str = "630100";
 
-/// The label of a fund code (DESIGN.md §2).
+/// The label of a fund code (the platform's fund types).
 pub fn fund_label(code: &str) -> &'static str {
     match code {
         "390100" => "居民基本医保",

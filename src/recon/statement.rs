@@ -1,5 +1,5 @@
 //! The monthly statement (月结报表): counts and sums of every amount of
-//! DESIGN.md §5 for one accounting month, one hospital or all, split by
+//! the answer for one accounting month, one hospital or all, split by
 //! medical type, by beneficiary category, by layer and by fund code, with
 //! reversals (冲红) shown apart and netted.
 //!

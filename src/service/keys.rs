@@ -11,7 +11,7 @@ use crate::storage::KeyRow;
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 
-/// What a key may do (DESIGN.md §7).
+/// What a key may do (the roles of the HTTP API).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
     /// A hospital: settles, previews, cancels and reads its own settlements.

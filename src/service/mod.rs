@@ -148,13 +148,24 @@ pub fn parse_claim(body: &str, xml: bool) -> Result<Claim, ServiceError> {
 }
 
 /// A claim bound to the records: everything the engine needs.
-struct Prepared<'p> {
-    policy: &'p Policy,
+struct Prepared {
+    /// The policy set in force when the claim was bound (kept for the life
+    /// of the process: see [`Policies`]) and the index of the claim's: so
+    /// that a settlement's computation can run on the storage's writer
+    /// task, and a policy uploaded meanwhile changes nothing half-way.
+    policies: &'static PolicySet,
+    policy_ix: usize,
     hospital: Hospital,
     identity: Identity,
     resolved: ResolvedClaim,
     /// Registry categories the policy declares, in policy order.
     categories: Vec<String>,
+}
+
+impl Prepared {
+    fn policy(&self) -> &Policy {
+        &self.policies[self.policy_ix]
+    }
 }
 
 /// How a settle call ended.
@@ -326,11 +337,7 @@ impl Service {
     }
 
     /// Bind a claim to the records: see the module docs.
-    async fn prepare(
-        &self,
-        c: &mut Claim,
-        hospital_code: &str,
-    ) -> Result<Prepared<'_>, ServiceError> {
+    async fn prepare(&self, c: &mut Claim, hospital_code: &str) -> Result<Prepared, ServiceError> {
         if c.hospital.trim().is_empty() {
             c.hospital = hospital_code.to_string();
         } else if c.hospital != hospital_code {
@@ -368,8 +375,10 @@ impl Service {
         c.hospital_region = None;
         c.insured_region = None;
         let insured = person.region.as_deref();
-        let policy = self
-            .policy_for(insured, &hospital.region, date)
+        // One snapshot of the policy set for the whole claim.
+        let set = self.policies.current();
+        let policy = set
+            .choose(date, insured, Some(&hospital.region))
             .map_err(|e| {
                 // The caller sends neither region: name what it can act on —
                 // the person whose registered region no policy covers, else
@@ -419,8 +428,13 @@ impl Service {
         c.hospital_region = Some(hospital.region.as_str()).and_then(code);
         c.insured_region = person.region.as_deref().and_then(code);
         let resolved = claim::resolve(policy, c)?;
+        let policy_ix = set
+            .iter()
+            .position(|x| std::ptr::eq(x, policy))
+            .ok_or_else(|| ServiceError::Internal("chosen policy not in the set".into()))?;
         Ok(Prepared {
-            policy,
+            policies: set,
+            policy_ix,
             hospital,
             identity: Identity {
                 categories: mask,
@@ -448,24 +462,31 @@ impl Service {
         (c.hospital_region, c.insured_region) = regions;
         let claim_json =
             serde_json::to_string(&c).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let layer_ids = &p.policy.slots;
+        // The key borrows copies: the claim and its computation move to the
+        // storage's writer (group commit).
+        let layer_ids = p.policy().slots.clone();
+        let (claim_id, person_id, hash) =
+            (c.claim_id.clone(), c.person_id.clone(), claim_hash.clone());
         let key = SettleKey {
             hospital: hospital_code,
-            claim_id: &c.claim_id,
-            claim_hash: &claim_hash,
-            person_id: &c.person_id,
+            claim_id: &claim_id,
+            claim_hash: &hash,
+            person_id: &person_id,
             year: p.resolved.year,
-            layer_ids,
+            layer_ids: &layer_ids,
         };
+        // The time is read here, on the request's task (whose clock tests
+        // may fix), not on the writer's.
+        let now = storage::now_china();
         let outcome = self
             .db
-            .commit_settlement(&key, |accs| {
-                build_settlement(&p, &c, accs, &claim_json, &claim_hash)
+            .commit_settlement(&key, move |accs| {
+                build_settlement(&p, &c, accs, &claim_json, &claim_hash, now)
             })
             .await?;
         match outcome {
             SettleOutcome::Created { id, answer_json } => {
-                tracing::info!(settlement_id = %id, hospital = %hospital_code, claim_id = %c.claim_id, "settled");
+                tracing::info!(settlement_id = %id, hospital = %hospital_code, claim_id = %claim_id, "settled");
                 Ok(Settled {
                     settlement_id: id,
                     answer_json,
@@ -488,7 +509,7 @@ impl Service {
         let p = self.prepare(&mut c, hospital_code).await?;
         let stored = self.db.accumulators(&c.person_id, p.resolved.year).await?;
         let accs: Vec<Accumulator> = p
-            .policy
+            .policy()
             .slots
             .iter()
             .map(|key| {
@@ -499,9 +520,9 @@ impl Service {
                     .unwrap_or_default()
             })
             .collect();
-        let comp = engine::settle(p.policy, &p.resolved, p.identity, &accs)
+        let comp = engine::settle(p.policy(), &p.resolved, p.identity, &accs)
             .map_err(|e| e.for_claim(&c.claim_id))?;
-        let mut answer = Answer::build(p.policy, &c, p.resolved.year, &comp);
+        let mut answer = Answer::build(p.policy(), &c, p.resolved.year, &comp);
         answer.status = Some("preview".into());
         Ok(answer)
     }
@@ -718,24 +739,24 @@ pub fn new_id() -> String {
 
 /// Compute with the engine on the locked accumulators and lay out the rows.
 fn build_settlement(
-    p: &Prepared<'_>,
+    p: &Prepared,
     c: &Claim,
     accs: &[Accumulator],
     claim_json: &str,
     claim_hash: &str,
+    now: chrono::DateTime<chrono::FixedOffset>,
 ) -> Result<NewSettlement, StorageError> {
-    let comp = engine::settle(p.policy, &p.resolved, p.identity, accs)
+    let comp = engine::settle(p.policy(), &p.resolved, p.identity, accs)
         .map_err(|e| StorageError::Refused(e.for_claim(&c.claim_id)))?;
-    let mut answer = Answer::build(p.policy, c, p.resolved.year, &comp);
+    let mut answer = Answer::build(p.policy(), c, p.resolved.year, &comp);
     let id = new_id();
-    let now = storage::now_china();
     answer.settlement_id = Some(id.clone());
     answer.status = Some("settled".into());
     answer.settled_at = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false));
     let answer_json = serde_json::to_string(&answer)
         .map_err(|e| StorageError::Corrupt(format!("answer: {e}")))?;
     let layers = p
-        .policy
+        .policy()
         .layers
         .iter()
         .zip(&comp.layers)
@@ -753,7 +774,17 @@ fn build_settlement(
             paid: to_fen(o.delta.paid),
         })
         .collect();
-    let extra = p.policy.slots[p.policy.layers.len()..]
+    // Conservation before anything is stored (the database checks it again).
+    let layers_paid: rust_decimal::Decimal = comp.layers.iter().map(|o| o.paid).sum();
+    if comp.total != comp.hospital_waived + comp.fund_paid + comp.patient_payable
+        || comp.fund_paid != layers_paid
+    {
+        return Err(StorageError::Corrupt(format!(
+            "claim {}: the computation does not conserve (total {}, waived {}, funds {} = layers {}, patient {})",
+            c.claim_id, comp.total, comp.hospital_waived, comp.fund_paid, layers_paid, comp.patient_payable
+        )));
+    }
+    let extra = p.policy().slots[p.policy().layers.len()..]
         .iter()
         .zip(&comp.extra)
         .filter(|(_, d)| !d.paid.is_zero())
@@ -774,8 +805,8 @@ fn build_settlement(
             admitted_on: c.admitted_on.0.to_string(),
             discharged_on: c.discharged_on.0.to_string(),
             year: p.resolved.year,
-            policy_id: p.policy.id.clone(),
-            policy_hash: p.policy.hash.clone(),
+            policy_id: p.policy().id.clone(),
+            policy_hash: p.policy().hash.clone(),
             amounts: Amounts {
                 total: to_fen(comp.total),
                 free_items: to_fen(comp.free_items),

@@ -304,13 +304,7 @@ impl Service {
     async fn changed_identities(
         &self,
         persons: &[String],
-    ) -> Result<
-        (
-            Vec<(ActiveSettlement, Claim, Prepared<'_>)>,
-            Vec<Unresolvable>,
-        ),
-        ServiceError,
-    > {
+    ) -> Result<(Vec<(ActiveSettlement, Claim, Prepared)>, Vec<Unresolvable>), ServiceError> {
         let mut out = Vec::new();
         let mut bad = Vec::new();
         for s in self.db.active_settlements(persons).await? {
@@ -344,7 +338,7 @@ impl Service {
 
     /// Plan the re-settlements of one person on `accs` (by year and layer).
     fn plan(
-        cands: &[&(ActiveSettlement, Claim, Prepared<'_>)],
+        cands: &[&(ActiveSettlement, Claim, Prepared)],
         accs: &HashMap<(i32, String), Accumulator>,
     ) -> Result<Vec<Planned>, StorageError> {
         let mut accs = accs.clone();
@@ -358,12 +352,19 @@ impl Service {
                 a.paid -= from_fen(d[2]);
             }
             let layer_accs: Vec<Accumulator> = p
-                .policy
+                .policy()
                 .slots
                 .iter()
                 .map(|k| accs.get(&(year, k.clone())).copied().unwrap_or_default())
                 .collect();
-            let new = build_settlement(p, c, &layer_accs, &s.claim_json, &s.claim_hash)?;
+            let new = build_settlement(
+                p,
+                c,
+                &layer_accs,
+                &s.claim_json,
+                &s.claim_hash,
+                storage::now_china(),
+            )?;
             for l in &new.layers {
                 let a = accs.entry((year, l.layer_id.clone())).or_default();
                 a.deductible_used += from_fen(l.deductible);
@@ -446,7 +447,7 @@ impl Service {
                     .collect();
                 let mut layer_ids: Vec<String> = group
                     .iter()
-                    .flat_map(|x| x.2.policy.slots.iter().cloned())
+                    .flat_map(|x| x.2.policy().slots.iter().cloned())
                     .chain(
                         group
                             .iter()
@@ -483,9 +484,9 @@ impl Service {
     }
 }
 
-fn by_person<'a, 'p>(
-    cands: &'a [(ActiveSettlement, Claim, Prepared<'p>)],
-) -> BTreeMap<String, Vec<&'a (ActiveSettlement, Claim, Prepared<'p>)>> {
+fn by_person(
+    cands: &[(ActiveSettlement, Claim, Prepared)],
+) -> BTreeMap<String, Vec<&(ActiveSettlement, Claim, Prepared)>> {
     let mut m: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for c in cands {
         m.entry(c.0.person_id.clone()).or_default().push(c);

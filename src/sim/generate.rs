@@ -77,7 +77,7 @@ pub enum GenError {
     Json(#[from] serde_json::Error),
 }
 
-/// One row of the eligibility registry (DESIGN.md §7):
+/// One row of the eligibility registry (`medaid registry import`):
 /// `person_id,name,category,valid_from,valid_to`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RegistryRow {

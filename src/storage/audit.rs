@@ -27,7 +27,7 @@ pub struct AuditReport {
 }
 
 impl Db {
-    /// Check every invariant of DESIGN.md §1 and §7 over the whole database:
+    /// Check every stored invariant (docs/ARCHITECTURE.md) over the whole database:
     /// conservation per row (`total = hospital_waived + fund_paid +
     /// patient_payable`, `fund_paid = Σ layers.paid`), every reversal the
     /// exact negation of its original (and at most one per original), and

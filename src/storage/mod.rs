@@ -29,6 +29,7 @@ pub mod audit;
 pub mod backup;
 pub mod console;
 pub mod directory;
+pub mod group;
 pub mod keys;
 pub mod recon;
 pub mod settlements;
@@ -67,6 +68,10 @@ pub enum StorageError {
     BadUrl(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// The database could not take the write (a failed batch commit, the
+    /// writer gone); nothing was written.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// The engine refused the claim on the locked accumulators; the
     /// transaction was rolled back and nothing was written.
     #[error("claim refused: {0}")]
@@ -126,6 +131,8 @@ pub struct Db {
     pub(crate) inner: Inner,
     /// SQLite only: queues this process's writers (see the module docs).
     pub(crate) write_queue: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite only: the group-commit writer settlements go through.
+    pub(crate) group: Option<group::GroupWriter>,
 }
 
 /// The month a row committed in `$month` is booked in, decided inside the
@@ -249,6 +256,9 @@ pub struct ConnectOptions {
     /// PostgreSQL: the longest a statement waits for a row lock (a
     /// settlement for a person's accumulator rows) before it fails as busy.
     pub lock_timeout: Duration,
+    /// SQLite: settle through the group-commit writer ([`group`]); on by
+    /// default, off with `MEDAID_GROUP_COMMIT=0` (to compare).
+    pub group_commit: bool,
 }
 
 impl ConnectOptions {
@@ -257,6 +267,7 @@ impl ConnectOptions {
             url: url.into(),
             max_connections: None,
             lock_timeout: Duration::from_secs(15),
+            group_commit: std::env::var("MEDAID_GROUP_COMMIT").map_or(true, |v| v != "0"),
         }
     }
 }
@@ -318,9 +329,17 @@ impl Db {
             }
             Inner::Sqlite(pool)
         };
+        let write_queue = Arc::new(tokio::sync::Mutex::new(()));
+        let group = match &inner {
+            Inner::Sqlite(pool) if opts.group_commit => {
+                Some(group::GroupWriter::start(pool.clone(), write_queue.clone()))
+            }
+            _ => None,
+        };
         Ok(Db {
             inner,
-            write_queue: Arc::new(tokio::sync::Mutex::new(())),
+            write_queue,
+            group,
         })
     }
 

@@ -259,6 +259,9 @@ pub struct RatioAdjust {
 impl RatioAdjust {
     /// The sum of the entries that apply to a claim.
     pub fn for_claim(&self, referred: bool, place: Place) -> Decimal {
+        if referred && place == Place::County {
+            return Decimal::ZERO; // the common case, without arithmetic
+        }
         let mut a = if referred {
             Decimal::ZERO
         } else {
@@ -342,7 +345,7 @@ impl Place {
     }
 }
 
-/// What a layer's base is (DESIGN's `base`).
+/// What a layer's base is (the policy key `base`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Base {
     /// What remains in policy after earlier layers (the default).
@@ -479,7 +482,7 @@ pub struct GroupSlots {
 }
 
 impl Layer {
-    /// The fund code this layer reports under (DESIGN.md §2, `fund_code`),
+    /// The fund code this layer reports under (the layer's `fund_code`),
     /// or a guess from the payer when the policy names none.
     pub fn is_given(&self) -> bool {
         matches!(self.kind, LayerKind::Given)
