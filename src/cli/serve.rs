@@ -149,7 +149,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     http::serve(listener, ctx, shutdown_signal()).await?;
-    db.close().await;
+    // Connections still busy past the grace period are not waited for.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), db.close()).await;
     tracing::info!("medaid stopped");
     Ok(())
 }

@@ -74,6 +74,8 @@ impl std::fmt::Debug for Msg {
 
 /// Entries written per transaction at most.
 const BATCH: usize = 2000;
+/// Entries kept in memory while the database cannot be written, at most.
+const MAX_PENDING: usize = 1_000_000;
 /// How long the writer lets entries gather before it writes them.
 const GATHER: Duration = Duration::from_millis(100);
 
@@ -122,6 +124,12 @@ impl AccessLog {
                     }
                     Err(e) => {
                         failures += 1;
+                        // A long outage under load: keep memory bounded.
+                        if pending.len() > MAX_PENDING {
+                            let lost = pending.len() - MAX_PENDING;
+                            pending.drain(..lost);
+                            tracing::error!(lost, "access record entries dropped: the database has been unwritable too long");
+                        }
                         if failures == 1 || failures.is_multiple_of(100) {
                             tracing::error!(error = %e, queued = pending.len(), "access record not written; will retry");
                         }

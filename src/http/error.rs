@@ -73,6 +73,18 @@ impl ApiError {
                 tracing::error!(error = %e, "stored data is inconsistent");
                 ApiError::internal()
             }
+            // A value the database refuses to store (PostgreSQL data
+            // exceptions, e.g. a NUL in a text): the request's fault, and
+            // sending it again will not help.
+            StorageError::Sqlx(sqlx::Error::Database(d))
+                if d.code().is_some_and(|c| c.starts_with("22")) =>
+            {
+                tracing::warn!(error = %e, "value refused by the database");
+                ApiError::bad_request(
+                    "",
+                    "a value in the request cannot be stored (control characters?)",
+                )
+            }
             _ if e.is_busy() => {
                 tracing::warn!(error = %e, "database busy");
                 ApiError::unavailable()

@@ -169,10 +169,28 @@ fn accepted(path: &str, media: &str) -> bool {
     }
 }
 
+/// Whether `%00`–`%1F` or `%7F` occur in a URI (raw control characters
+/// cannot: the HTTP parser refuses them).
+fn has_encoded_control(uri: &str) -> bool {
+    let b = uri.as_bytes();
+    b.windows(3).any(|w| {
+        w[0] == b'%'
+            && ((w[1] == b'0' || w[1] == b'1') && w[2].is_ascii_hexdigit()
+                || w[1] == b'7' && (w[2] == b'f' || w[2] == b'F'))
+    })
+}
+
 /// 415 for a POST body that does not say it is JSON (or XML or CSV where
 /// those are read): `text/plain`, form-encoded or no `Content-Type` are not
 /// guessed at.
 pub async fn content_type(req: Request, next: Next) -> Response {
+    // Ids and filters are printable text: a control character (NUL above
+    // all) in the path or query is refused before it reaches a database.
+    let raw = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("");
+    if has_encoded_control(raw) {
+        return ApiError::bad_request("", "the path or query holds a control character")
+            .into_response();
+    }
     if matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) && has_body(&req) {
         let ct = req
             .headers()

@@ -120,11 +120,31 @@ pub fn parse_claim(body: &str, xml: bool) -> Result<Claim, ServiceError> {
             )));
         }
     }
-    let parsed = if xml {
-        claim::parse_xml(body)
-    } else {
-        claim::parse_json(body)
-    };
+    if xml && (body.contains("<!DOCTYPE") || body.contains("<!ENTITY")) {
+        return Err(ServiceError::Unreadable(FieldError::new(
+            "",
+            "malformed XML: a claim has no document type declaration or entities",
+        )));
+    }
+    // The XML deserializer has panicked on malformed input (a declaration
+    // inside a text): a bad document is refused, never a 500.
+    let parsed = std::panic::catch_unwind(|| {
+        if xml {
+            claim::parse_xml(body)
+        } else {
+            claim::parse_json(body)
+        }
+    })
+    .map_err(|_| {
+        ServiceError::Unreadable(FieldError::new(
+            "",
+            if xml {
+                "malformed XML"
+            } else {
+                "malformed JSON"
+            },
+        ))
+    })?;
     parsed.map_err(|e| {
         let mut f = FieldError::from(e);
         // serde reports a missing field at its parent: name the field.
@@ -422,11 +442,8 @@ impl Service {
             .collect();
         // (only 6-digit codes: the claim's own format, so a stored claim
         // always parses again)
-        let code = |r: &str| {
-            (r.len() == 6 && r.bytes().all(|b| b.is_ascii_digit())).then(|| r.to_string())
-        };
-        c.hospital_region = Some(hospital.region.as_str()).and_then(code);
-        c.insured_region = person.region.as_deref().and_then(code);
+        c.hospital_region = region_code(&hospital.region);
+        c.insured_region = person.region.as_deref().and_then(region_code);
         let resolved = claim::resolve(policy, c)?;
         let policy_ix = set
             .iter()
@@ -730,6 +747,11 @@ fn line(id: &str, acc: &Accumulator, cap: Option<rust_decimal::Decimal>) -> Accu
         cap: cap.map(fmt2),
         remaining: cap.map(|c| fmt2((c - acc.paid).max(rust_decimal::Decimal::ZERO))),
     }
+}
+
+/// `r` when it is a 6-digit division code (the claim's own format).
+fn region_code(r: &str) -> Option<String> {
+    (r.len() == 6 && r.bytes().all(|b| b.is_ascii_digit())).then(|| r.to_string())
 }
 
 /// A new settlement or reversal id.

@@ -217,6 +217,9 @@ impl Cap {
 }
 
 /// What a layer computes.
+// A policy has a handful of layers, read on every claim: the ratio
+// variant inline (no pointer to chase) is worth the larger enum.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 // One value per layer, built once per policy: the size difference costs
 // nothing worth a Box.
