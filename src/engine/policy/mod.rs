@@ -221,9 +221,6 @@ impl Cap {
 // variant inline (no pointer to chase) is worth the larger enum.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
-// One value per layer, built once per policy: the size difference costs
-// nothing worth a Box.
-#[allow(clippy::large_enum_variant)]
 pub enum LayerKind {
     /// Pays a ratio of the eligible amount (after a deductible).
     Ratio {
