@@ -38,6 +38,7 @@
 #![recursion_limit = "256"] // the OpenAPI examples of the national interface are long json! literals
 
 pub mod cli;
+pub mod console;
 pub mod engine;
 pub mod http;
 pub mod money;

@@ -179,6 +179,43 @@ pub async fn key(db: &Db, key_file: &Path) -> anyhow::Result<(String, bool)> {
     Ok((key, true))
 }
 
+/// The demo's staff accounts: (login, name, role label) and a fresh
+/// password for each, created on first use and given a new password on
+/// every `serve --demo` (so the printed passwords are always the valid
+/// ones). Both changes are in the audit log, by the command line.
+pub async fn staff(
+    service: &crate::service::Service,
+) -> anyhow::Result<Vec<(&'static str, &'static str, &'static str, String)>> {
+    use crate::service::console::{AccountError, StaffRole};
+    use crate::storage::console::Actor;
+    let mut out = Vec::new();
+    for (login, name, role) in [
+        ("centre", "演示救助中心员", StaffRole::Centre),
+        ("admin", "演示管理员", StaffRole::Admin),
+    ] {
+        let pw = crate::service::console::generate_password();
+        match service
+            .create_staff(login, name, role, Some(&pw), &Actor::cli())
+            .await
+        {
+            Ok(_) => {}
+            Err(AccountError::Taken(_)) => {
+                service
+                    .reset_staff_password(login, Some(&pw), &Actor::cli())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                service
+                    .set_staff_disabled(login, false, &Actor::cli())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            Err(e) => return Err(anyhow::anyhow!("{e}")),
+        }
+        out.push((login, name, role.label(), pw));
+    }
+    Ok(out)
+}
+
 /// A path option's value that does not exist: say which option sets it.
 pub fn missing_path_error(path: &Path, option: &str, env: Option<&str>) -> anyhow::Error {
     let via_env = env.map(|e| format!(" or {e}")).unwrap_or_default();

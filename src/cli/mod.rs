@@ -8,6 +8,7 @@ pub mod serve;
 pub mod settle;
 pub mod setup;
 pub mod simulate;
+pub mod users;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -153,6 +154,10 @@ pub enum Command {
     /// API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Staff accounts of the web console (/console): create, list,
+    /// disable, reset-password.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// The medical-aid centre's month: statements, checks against the
     /// hospitals' books, clearing, ledgers, month close.
     #[command(subcommand)]
@@ -505,6 +510,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(KeysCommand::Revoke { key, db }) => {
             block_on(setup::keys_revoke(&db.database_url, &key))
         }
+        Command::Users(cmd) => block_on(users::run(cmd)),
         Command::Keys(KeysCommand::List { db }) => block_on(setup::keys_list(&db.database_url)),
         Command::Keys(KeysCommand::Create { role, hospital, db }) => block_on(setup::keys_create(
             &db.database_url,

@@ -94,8 +94,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {} (--listen or MEDAID_LISTEN)", args.listen))?;
     let addr = listener.local_addr()?;
+    let service = Service::new(db.clone(), policies);
+    // Policies uploaded at run time (console, POST /v1/policies), on this
+    // instance or another sharing the database: loaded now, then looked
+    // for every 30 seconds.
+    service.reload_uploaded_policies().await?;
+    {
+        let service = service.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                if let Err(e) = service.reload_uploaded_policies().await {
+                    tracing::warn!(error = %e, "looking for uploaded policies failed");
+                }
+            }
+        });
+    }
+    let demo_staff = if args.demo {
+        Some(demo::staff(&service).await?)
+    } else {
+        None
+    };
     let limits = http::limits::Limits::from_env()?;
-    let ctx = ApiContext::new(Service::new(db.clone(), policies)).with_limits(limits);
+    let ctx = ApiContext::new(service).with_limits(limits);
     tracing::info!(%addr, database = db.backend().as_str(), "medaid serving");
     // stdout may be closed (a supervisor, a pipe): the service goes on.
     let say = |line: String| {
@@ -117,6 +139,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         say(format!(
             "  curl --fail-with-body -sS -H \"Authorization: Bearer $(cat {DEMO_KEY_FILE})\" -H 'Content-Type: application/json' --data @fixtures/demo/claim.json http://{addr}/v1/settlements"
         ));
+    }
+    if let Some(staff) = demo_staff {
+        say(format!(
+            "console: http://{addr}/console  (staff logins, new passwords each start)"
+        ));
+        for (login, name, role, pw) in staff {
+            say(format!("  {role} {name}: login {login}  password {pw}"));
+        }
     }
     http::serve(listener, ctx, shutdown_signal()).await?;
     // Connections still busy past the grace period are not waited for.

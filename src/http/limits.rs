@@ -225,7 +225,9 @@ pub async fn deadline(State(ctx): State<ApiContext>, req: Request, next: Next) -
     let limits = &ctx.limits;
     // A simulation may take minutes; it runs one at a time and has its own
     // limits (README).
-    if req.uri().path().starts_with("/v1/simulations") {
+    // The console's 测算 form runs the same simulation.
+    if req.uri().path().starts_with("/v1/simulations") || req.uri().path() == "/console/simulations"
+    {
         return next.run(req).await;
     }
     let body_timeout = limits.body_read_timeout;
@@ -358,9 +360,9 @@ pub async fn serve(
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
-                Ok((s, _)) => s,
+                Ok((s, peer)) => (s, peer),
                 Err(e) => {
                     // Out of file descriptors, mostly: back off, keep serving
                     // the connections that are open.
@@ -377,7 +379,16 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let svc = hyper_util::service::TowerToHyperService::new(app.clone());
+        // The peer's address reaches handlers as axum's ConnectInfo (the
+        // console's per-address login throttling).
+        let svc = hyper_util::service::TowerToHyperService::new(
+            tower::ServiceBuilder::new()
+                .map_request(move |mut r: axum::http::Request<hyper::body::Incoming>| {
+                    r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                    r
+                })
+                .service(app.clone()),
+        );
         let conn = builder.serve_connection(TokioIo::new(stream), svc);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

@@ -80,11 +80,14 @@ pub fn router(ctx: ApiContext) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
         })
+        .layer(axum::middleware::from_fn(limits::content_type))
+        // The web console posts forms and files, and `POST /v1/policies`
+        // takes TOML: they check their own bodies (see `console`).
+        .merge(crate::console::router())
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             access::record,
         ))
-        .layer(axum::middleware::from_fn(limits::content_type))
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             limits::deadline,

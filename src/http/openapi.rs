@@ -43,6 +43,8 @@ pub fn router() -> Router<ApiContext> {
         super::recon::resettle_preview,
         super::recon::resettle_confirm,
         super::simulations::simulate,
+        crate::console::api::upload_policy,
+        crate::console::api::simulation,
         super::health::healthz,
         super::health::readyz,
         super::access::list,
@@ -54,6 +56,7 @@ pub fn router() -> Router<ApiContext> {
         (name = "persons", description = "Annual accumulators"),
         (name = "reconciliation", description = "The medical-aid centre's month: statements, checks, clearing, ledgers, close; roster matching and 应退应补"),
         (name = "simulations", description = "Funding-gap simulation on the stored claims (admin)"),
+        (name = "policies", description = "Upload a policy, in force from its effective_from without a restart (admin)"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

@@ -8,6 +8,7 @@
 //! then it calls the engine inside the storage transaction that holds the
 //! person's accumulators. The arithmetic is the engine's alone.
 
+pub mod console;
 pub mod keys;
 pub mod recon;
 pub mod simulation;
@@ -168,9 +169,11 @@ pub fn parse_claim(body: &str, xml: bool) -> Result<Claim, ServiceError> {
 
 /// A claim bound to the records: everything the engine needs.
 struct Prepared {
-    /// The loaded policies and the index of the claim's: owned, so that a
-    /// settlement's computation can run on the storage's writer task.
-    policies: Arc<PolicySet>,
+    /// The policy set in force when the claim was bound (kept for the life
+    /// of the process: see [`Policies`]) and the index of the claim's: so
+    /// that a settlement's computation can run on the storage's writer
+    /// task, and a policy uploaded meanwhile changes nothing half-way.
+    policies: &'static PolicySet,
     policy_ix: usize,
     hospital: Hospital,
     identity: Identity,
@@ -246,11 +249,52 @@ pub struct AccumulatorLine {
     pub remaining: Option<String>,
 }
 
-/// The service: a database and the policies loaded at start.
+/// The service: a database and the policies in force (loaded at start,
+/// replaced when a policy is uploaded: see [`Policies`]).
 #[derive(Debug, Clone)]
 pub struct Service {
     pub db: Db,
-    pub policies: Arc<PolicySet>,
+    pub policies: Policies,
+}
+
+/// The policy set of a running service, swappable without a restart.
+///
+/// Reads (`service.policies.choose(…)`, `.by_id(…)`, iteration) see the
+/// current set through `Deref`, exactly as before. [`Policies::replace`]
+/// installs a new set; each set is kept for the life of the process (a
+/// request in flight may still be settling on the one it read), which
+/// costs one set's memory per upload — uploads are rare (a few a year).
+#[derive(Debug, Clone)]
+pub struct Policies(Arc<std::sync::RwLock<&'static PolicySet>>);
+
+impl Policies {
+    pub fn new(set: PolicySet) -> Self {
+        Policies(Arc::new(std::sync::RwLock::new(Box::leak(Box::new(set)))))
+    }
+
+    /// The current set.
+    pub fn current(&self) -> &'static PolicySet {
+        match self.0.read() {
+            Ok(g) => *g,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    /// Install `set` for every request from now on.
+    pub fn replace(&self, set: PolicySet) {
+        let leaked: &'static PolicySet = Box::leak(Box::new(set));
+        match self.0.write() {
+            Ok(mut g) => *g = leaked,
+            Err(poisoned) => *poisoned.into_inner() = leaked,
+        }
+    }
+}
+
+impl std::ops::Deref for Policies {
+    type Target = PolicySet;
+    fn deref(&self) -> &PolicySet {
+        self.current()
+    }
 }
 
 /// SHA-256 in lower-case hex.
@@ -262,7 +306,7 @@ impl Service {
     pub fn new(db: Db, policies: PolicySet) -> Self {
         Service {
             db,
-            policies: Arc::new(policies),
+            policies: Policies::new(policies),
         }
     }
 
@@ -351,8 +395,10 @@ impl Service {
         c.hospital_region = None;
         c.insured_region = None;
         let insured = person.region.as_deref();
-        let policy = self
-            .policy_for(insured, &hospital.region, date)
+        // One snapshot of the policy set for the whole claim.
+        let set = self.policies.current();
+        let policy = set
+            .choose(date, insured, Some(&hospital.region))
             .map_err(|e| {
                 // The caller sends neither region: name what it can act on —
                 // the person whose registered region no policy covers, else
@@ -399,13 +445,12 @@ impl Service {
         c.hospital_region = region_code(&hospital.region);
         c.insured_region = person.region.as_deref().and_then(region_code);
         let resolved = claim::resolve(policy, c)?;
-        let policy_ix = self
-            .policies
+        let policy_ix = set
             .iter()
             .position(|x| std::ptr::eq(x, policy))
             .ok_or_else(|| ServiceError::Internal("chosen policy not in the set".into()))?;
         Ok(Prepared {
-            policies: self.policies.clone(),
+            policies: set,
             policy_ix,
             hospital,
             identity: Identity {

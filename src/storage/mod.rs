@@ -27,6 +27,7 @@
 pub mod access;
 pub mod audit;
 pub mod backup;
+pub mod console;
 pub mod directory;
 pub mod group;
 pub mod keys;

@@ -23,6 +23,7 @@ use crate::money::fmt_percent;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+pub use words::describe;
 use words::*;
 
 /// One difference.

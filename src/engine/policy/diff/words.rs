@@ -191,7 +191,9 @@ pub(super) fn bands_text(bands: &[Band]) -> String {
 }
 
 /// A short description of a layer's rule, for added layers.
-pub(super) fn describe(p: &Policy, l: &Layer) -> String {
+/// A layer's rule in Chinese (added layers in a diff; the console's
+/// policy table).
+pub fn describe(p: &Policy, l: &Layer) -> String {
     let mut parts = Vec::new();
     match &l.kind {
         LayerKind::Ratio {

@@ -1,0 +1,966 @@
+//! The staff console's tables (工作台, issue 13): staff accounts, sessions,
+//! failed logins, the console's audit log, uploaded policies, simulation
+//! runs, and the read-only queries its pages need (registry search, the
+//! settlement list with month and status, the month at a glance).
+//!
+//! Every write that the console makes here records its audit row in the
+//! same transaction as the change.
+
+use super::{begin_write, now_text, with_pool, Db, RegistryRow, Result};
+use sqlx::Row;
+
+/// A staff account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffUser {
+    pub id: i64,
+    pub login: String,
+    pub name: String,
+    /// `centre` or `admin`.
+    pub role: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: String,
+}
+
+/// Who made a change, as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: Option<i64>,
+    pub login: String,
+    pub name: String,
+}
+
+impl Actor {
+    /// The command line on the server (no staff account).
+    pub fn cli() -> Actor {
+        Actor {
+            user_id: None,
+            login: "cli".into(),
+            name: "命令行".into(),
+        }
+    }
+
+    /// How a person is named where a single text is stored (month close).
+    pub fn label(&self) -> String {
+        match self.user_id {
+            Some(id) => format!("{}（{}，#{id}）", self.name, self.login),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// One change to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry<'a> {
+    pub actor: &'a Actor,
+    /// `user.create`, `registry.import`, `month.close`, …
+    pub action: &'a str,
+    pub subject: &'a str,
+    pub reason: Option<&'a str>,
+    pub detail: Option<&'a str>,
+}
+
+/// One recorded change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: String,
+    pub user_id: Option<i64>,
+    pub user_login: String,
+    pub user_name: String,
+    pub action: String,
+    pub subject: String,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Filters of the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub user: Option<String>,
+    pub action: Option<String>,
+    /// `YYYY-MM-DD`, inclusive.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub limit: i64,
+}
+
+/// A stored session with its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub user: StaffUser,
+    pub csrf: String,
+    pub created_at: i64,
+    pub last_seen: i64,
+}
+
+/// A stored policy (the `policies` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyListing {
+    pub hash: String,
+    pub id: String,
+    pub region: String,
+    pub effective_from: String,
+    pub effective_to: String,
+    pub loaded_at: String,
+    /// Uploaded at run time: by whom.
+    pub uploaded_by: Option<String>,
+}
+
+/// A simulation run kept in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulationRun {
+    pub id: String,
+    pub created_at: String,
+    pub created_by: String,
+    pub title: String,
+    pub request: String,
+    /// The report as JSON (`GET /v1/simulations/{id}`).
+    pub report: String,
+    /// The report as the self-contained HTML page.
+    pub report_html: String,
+}
+
+/// One line of the console's settlement list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSettlement {
+    pub id: String,
+    pub claim_id: String,
+    pub hospital: String,
+    pub person_id: String,
+    pub medical_type: String,
+    pub discharged_on: String,
+    pub booked_month: String,
+    pub total: i64,
+    pub fund_paid: i64,
+    pub patient_payable: i64,
+    pub committed_at: String,
+    /// When it was reversed, if it was.
+    pub cancelled_at: Option<String>,
+    /// The settlement that replaced it (应退应补), if any.
+    pub replaced_by: Option<String>,
+}
+
+/// Filters of the console's settlement list.
+#[derive(Debug, Clone, Default)]
+pub struct SettlementQuery {
+    pub hospital: Option<String>,
+    /// Booked month `YYYY-MM`.
+    pub month: Option<String>,
+    pub person: Option<String>,
+    /// `settled` or `cancelled`.
+    pub status: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The month at a glance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Glance {
+    pub settlements: i64,
+    pub cancellations: i64,
+    /// Fund paid this month (fen), net of reversals.
+    pub fund_paid: i64,
+    /// Paid by `aid` layers this year (fen), net.
+    pub aid_paid_year: i64,
+    /// Months with rows that are not closed.
+    pub open_months: Vec<String>,
+}
+
+fn user_of(r: &impl RowLike) -> Result<StaffUser> {
+    r.user()
+}
+
+/// Reads a [`StaffUser`] from either backend's row.
+trait RowLike {
+    fn user(&self) -> Result<StaffUser>;
+}
+
+macro_rules! impl_rowlike {
+    ($t:ty) => {
+        impl RowLike for $t {
+            fn user(&self) -> Result<StaffUser> {
+                Ok(StaffUser {
+                    id: self.try_get("id")?,
+                    login: self.try_get("login")?,
+                    name: self.try_get("name")?,
+                    role: self.try_get("role")?,
+                    password_hash: self.try_get("password_hash")?,
+                    disabled: self.try_get::<i64, _>("disabled")? != 0,
+                    created_at: self.try_get("created_at")?,
+                })
+            }
+        }
+    };
+}
+impl_rowlike!(sqlx::sqlite::SqliteRow);
+impl_rowlike!(sqlx::postgres::PgRow);
+
+const USER_COLS: &str = "u.id, u.login, u.name, u.role, u.password_hash, u.disabled, u.created_at";
+
+macro_rules! audit_insert {
+    ($tx:expr, $e:expr) => {{
+        let e: &AuditEntry<'_> = $e;
+        sqlx::query(
+            "INSERT INTO console_audit (at, user_id, user_login, user_name, action, subject, reason, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(now_text())
+        .bind(e.actor.user_id)
+        .bind(&e.actor.login)
+        .bind(&e.actor.name)
+        .bind(e.action)
+        .bind(e.subject)
+        .bind(e.reason)
+        .bind(e.detail)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
+impl Db {
+    /// Create a staff account; its audit row in the same transaction.
+    /// `None` when the login is taken.
+    pub async fn create_staff_user(
+        &self,
+        login: &str,
+        name: &str,
+        role: &str,
+        password_hash: &str,
+        audit: &AuditEntry<'_>,
+    ) -> Result<Option<i64>> {
+        let now = now_text();
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            let taken: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM staff_users WHERE login = $1")
+                    .bind(login)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if taken.is_some() {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO staff_users (login, name, role, password_hash, disabled, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 0, $5, $5) RETURNING id",
+            )
+            .bind(login)
+            .bind(name)
+            .bind(role)
+            .bind(password_hash)
+            .bind(&now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let subject = format!("{login} #{id}");
+            audit_insert!(
+                tx,
+                &AuditEntry {
+                    subject: &subject,
+                    ..audit.clone()
+                }
+            );
+            tx.commit().await?;
+            Ok(Some(id))
+        })
+    }
+
+    pub async fn staff_user_by_login(&self, login: &str) -> Result<Option<StaffUser>> {
+        with_pool!(self, |pool, backend| {
+            sqlx::query(&format!(
+                "SELECT {USER_COLS} FROM staff_users u WHERE u.login = $1"
+            ))
+            .bind(login)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| user_of(&r))
+            .transpose()
+        })
+    }
+
+    pub async fn staff_users(&self) -> Result<Vec<StaffUser>> {
+        with_pool!(self, |pool, backend| {
+            sqlx::query(&format!(
+                "SELECT {USER_COLS} FROM staff_users u ORDER BY u.id"
+            ))
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(user_of)
+            .collect()
+        })
+    }
+
+    /// Disable or enable an account (disabling ends its sessions); the
+    /// audit row in the same transaction. `false`: no such login.
+    pub async fn set_staff_disabled(
+        &self,
+        login: &str,
+        disabled: bool,
+        audit: &AuditEntry<'_>,
+    ) -> Result<bool> {
+        let now = now_text();
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            let id: Option<i64> = sqlx::query_scalar(
+                "UPDATE staff_users SET disabled = $2, updated_at = $3 WHERE login = $1 RETURNING id",
+            )
+            .bind(login)
+            .bind(i64::from(disabled))
+            .bind(&now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(id) = id else {
+                tx.rollback().await?;
+                return Ok(false);
+            };
+            if disabled {
+                sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            audit_insert!(tx, audit);
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// Set a new password hash (ends the account's sessions); the audit
+    /// row in the same transaction. `false`: no such login.
+    pub async fn set_staff_password(
+        &self,
+        login: &str,
+        password_hash: &str,
+        audit: &AuditEntry<'_>,
+    ) -> Result<bool> {
+        let now = now_text();
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            let id: Option<i64> = sqlx::query_scalar(
+                "UPDATE staff_users SET password_hash = $2, updated_at = $3 WHERE login = $1 RETURNING id",
+            )
+            .bind(login)
+            .bind(password_hash)
+            .bind(&now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(id) = id else {
+                tx.rollback().await?;
+                return Ok(false);
+            };
+            sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            audit_insert!(tx, audit);
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// Store a new session; the login is recorded in the audit log.
+    pub async fn insert_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf: &str,
+        address: &str,
+        now: i64,
+        audit: &AuditEntry<'_>,
+    ) -> Result<()> {
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            sqlx::query(
+                "INSERT INTO staff_sessions (token_hash, user_id, csrf, address, created_at, last_seen)
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+            )
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(csrf)
+            .bind(address)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            audit_insert!(tx, audit);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// A session and its user, by the hash of its cookie.
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
+        with_pool!(self, |pool, backend| {
+            let r = sqlx::query(&format!(
+                "SELECT {USER_COLS}, s.csrf, s.created_at AS s_created, s.last_seen
+                 FROM staff_sessions s JOIN staff_users u ON u.id = s.user_id WHERE s.token_hash = $1"
+            ))
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await?;
+            r.map(|r| {
+                Ok(SessionRow {
+                    user: user_of(&r)?,
+                    csrf: r.try_get("csrf")?,
+                    created_at: r.try_get("s_created")?,
+                    last_seen: r.try_get("last_seen")?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// Mark a session used now (not more than once a minute, to spare the
+    /// writer).
+    pub async fn touch_session(&self, token_hash: &str, now: i64) -> Result<()> {
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            sqlx::query("UPDATE staff_sessions SET last_seen = $2 WHERE token_hash = $1 AND last_seen < $2 - 60")
+                .bind(token_hash)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// End a session (logout, expiry); with an audit row when given.
+    pub async fn delete_session(
+        &self,
+        token_hash: &str,
+        audit: Option<&AuditEntry<'_>>,
+    ) -> Result<()> {
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            sqlx::query("DELETE FROM staff_sessions WHERE token_hash = $1")
+                .bind(token_hash)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(a) = audit {
+                audit_insert!(tx, a);
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Drop sessions idle since `idle_before` or created before
+    /// `created_before`, and failed logins before `failures_before`.
+    pub async fn sweep_sessions(
+        &self,
+        idle_before: i64,
+        created_before: i64,
+        failures_before: i64,
+    ) -> Result<()> {
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            sqlx::query("DELETE FROM staff_sessions WHERE last_seen < $1 OR created_at < $2")
+                .bind(idle_before)
+                .bind(created_before)
+                .execute(pool)
+                .await?;
+            sqlx::query("DELETE FROM login_failures WHERE at < $1")
+                .bind(failures_before)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Record a failed login for each subject (`login:…`, `addr:…`).
+    pub async fn record_login_failure(&self, subjects: &[&str], now: i64) -> Result<()> {
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            for s in subjects {
+                sqlx::query("INSERT INTO login_failures (subject, at) VALUES ($1, $2)")
+                    .bind(*s)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Failed logins of `subject` since `since`.
+    pub async fn login_failures(&self, subject: &str, since: i64) -> Result<i64> {
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            Ok(sqlx::query_scalar(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM login_failures WHERE subject = $1 AND at >= $2",
+            )
+            .bind(subject)
+            .bind(since)
+            .fetch_one(pool)
+            .await?)
+        })
+    }
+
+    /// Forget the failed logins of `subject` (after a good login).
+    pub async fn clear_login_failures(&self, subject: &str) -> Result<()> {
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            sqlx::query("DELETE FROM login_failures WHERE subject = $1")
+                .bind(subject)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Record a change made elsewhere (a write this module does not own,
+    /// such as a month close): its own transaction, right after the change.
+    pub async fn record_audit(&self, e: &AuditEntry<'_>) -> Result<()> {
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            audit_insert!(tx, e);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The audit log, newest first.
+    pub async fn audit_log(&self, f: &AuditFilter) -> Result<Vec<AuditRow>> {
+        let to_next = f.to.as_ref().map(|t| format!("{t}T99"));
+        let user = f.user.as_ref().map(|u| format!("%{u}%"));
+        let action = f.action.as_ref().map(|a| format!("{a}%"));
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            sqlx::query(
+                "SELECT seq, at, user_id, user_login, user_name, action, subject, reason, detail FROM console_audit
+                 WHERE (CAST($1 AS TEXT) IS NULL OR user_login LIKE $1 OR user_name LIKE $1)
+                   AND (CAST($2 AS TEXT) IS NULL OR action LIKE $2)
+                   AND (CAST($3 AS TEXT) IS NULL OR at >= $3)
+                   AND (CAST($4 AS TEXT) IS NULL OR at < $4)
+                 ORDER BY seq DESC LIMIT $5",
+            )
+            .bind(&user)
+            .bind(&action)
+            .bind(&f.from)
+            .bind(&to_next)
+            .bind(f.limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(AuditRow {
+                    seq: r.try_get("seq")?,
+                    at: r.try_get("at")?,
+                    user_id: r.try_get("user_id")?,
+                    user_login: r.try_get("user_login")?,
+                    user_name: r.try_get("user_name")?,
+                    action: r.try_get("action")?,
+                    subject: r.try_get("subject")?,
+                    reason: r.try_get("reason")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    /// Registry search: persons whose id starts with `q` or whose name
+    /// contains it: (person id, name), at most `limit`.
+    pub async fn search_registry(&self, q: &str, limit: i64) -> Result<Vec<(String, String)>> {
+        let prefix = format!("{q}%");
+        let inside = format!("%{q}%");
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            sqlx::query(
+                "SELECT person_id, MAX(name) AS name FROM registry
+                 WHERE person_id LIKE $1 OR name LIKE $2
+                 GROUP BY person_id ORDER BY person_id LIMIT $3",
+            )
+            .bind(&prefix)
+            .bind(&inside)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("person_id")?, r.try_get("name")?)))
+            .collect()
+        })
+    }
+
+    /// Every registry row of the given persons (all persons when empty),
+    /// by person and start.
+    pub async fn registry_rows(&self, persons: &[String]) -> Result<Vec<RegistryRow>> {
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            let rows = if persons.len() == 1 {
+                sqlx::query(
+                    "SELECT person_id, name, category, valid_from, valid_to, region FROM registry
+                     WHERE person_id = $1 ORDER BY valid_from, category",
+                )
+                .bind(&persons[0])
+                .fetch_all(pool)
+                .await?
+            } else {
+                sqlx::query(
+                    "SELECT person_id, name, category, valid_from, valid_to, region FROM registry
+                     ORDER BY person_id, valid_from, category",
+                )
+                .fetch_all(pool)
+                .await?
+            };
+            rows.iter()
+                .filter(|r| {
+                    persons.len() <= 1
+                        || r.try_get::<String, _>("person_id")
+                            .is_ok_and(|p| persons.contains(&p))
+                })
+                .map(|r| {
+                    Ok(RegistryRow {
+                        person_id: r.try_get("person_id")?,
+                        name: r.try_get("name")?,
+                        category: r.try_get("category")?,
+                        valid_from: r.try_get("valid_from")?,
+                        valid_to: r.try_get("valid_to")?,
+                        region: r.try_get("region")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Import registry rows (insert or update by person, category, start)
+    /// and record the import, in one transaction.
+    pub async fn import_registry_audited(
+        &self,
+        rows: &[RegistryRow],
+        audit: &AuditEntry<'_>,
+    ) -> Result<usize> {
+        let now = now_text();
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            for r in rows {
+                sqlx::query(
+                    "INSERT INTO registry (person_id, name, category, valid_from, valid_to, updated_at, region)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (person_id, category, valid_from) DO UPDATE SET name = excluded.name,
+                         valid_to = excluded.valid_to, updated_at = excluded.updated_at, region = excluded.region",
+                )
+                .bind(&r.person_id)
+                .bind(&r.name)
+                .bind(&r.category)
+                .bind(&r.valid_from)
+                .bind(&r.valid_to)
+                .bind(&now)
+                .bind(&r.region)
+                .execute(&mut *tx)
+                .await?;
+            }
+            audit_insert!(tx, audit);
+            tx.commit().await?;
+        });
+        Ok(rows.len())
+    }
+
+    /// Settlements (not reversals) under the console's filters, newest
+    /// first, and their count.
+    pub async fn console_settlements(
+        &self,
+        q: &SettlementQuery,
+    ) -> Result<(Vec<ConsoleSettlement>, i64)> {
+        const WHERE: &str = "s.kind = 'settlement'
+             AND (CAST($1 AS TEXT) IS NULL OR s.hospital = $1)
+             AND (CAST($2 AS TEXT) IS NULL OR s.booked_month = $2)
+             AND (CAST($3 AS TEXT) IS NULL OR s.person_id = $3)
+             AND (CAST($4 AS TEXT) IS NULL OR ($4 = 'cancelled' AND r.id IS NOT NULL) OR ($4 = 'settled' AND r.id IS NULL))";
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            let count: i64 = sqlx::query_scalar(&format!(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM settlements s LEFT JOIN settlements r ON r.reverses = s.id AND r.kind = 'reversal' WHERE {WHERE}"
+            ))
+            .bind(&q.hospital)
+            .bind(&q.month)
+            .bind(&q.person)
+            .bind(&q.status)
+            .fetch_one(pool)
+            .await?;
+            let rows = sqlx::query(&format!(
+                "SELECT s.id, s.claim_id, s.hospital, s.person_id, s.medical_type, s.discharged_on, s.booked_month,
+                        s.total, s.fund_paid, s.patient_payable, s.committed_at, r.committed_at AS cancelled_at,
+                        n.id AS replaced_by
+                 FROM settlements s
+                 LEFT JOIN settlements r ON r.reverses = s.id AND r.kind = 'reversal'
+                 LEFT JOIN settlements n ON n.replaces = s.id
+                 WHERE {WHERE} ORDER BY s.seq DESC LIMIT $5 OFFSET $6"
+            ))
+            .bind(&q.hospital)
+            .bind(&q.month)
+            .bind(&q.person)
+            .bind(&q.status)
+            .bind(q.limit)
+            .bind(q.offset)
+            .fetch_all(pool)
+            .await?;
+            let items = rows
+                .iter()
+                .map(|r| {
+                    Ok(ConsoleSettlement {
+                        id: r.try_get("id")?,
+                        claim_id: r.try_get("claim_id")?,
+                        hospital: r.try_get("hospital")?,
+                        person_id: r.try_get("person_id")?,
+                        medical_type: r.try_get("medical_type")?,
+                        discharged_on: r.try_get("discharged_on")?,
+                        booked_month: r.try_get("booked_month")?,
+                        total: r.try_get("total")?,
+                        fund_paid: r.try_get("fund_paid")?,
+                        patient_payable: r.try_get("patient_payable")?,
+                        committed_at: r.try_get("committed_at")?,
+                        cancelled_at: r.try_get("cancelled_at")?,
+                        replaced_by: r.try_get("replaced_by")?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok((items, count))
+        })
+    }
+
+    /// The month at a glance (`month` = `YYYY-MM`).
+    pub async fn glance(&self, month: &str) -> Result<Glance> {
+        let year = format!("{}%", &month[..month.len().min(4)]);
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            let r = sqlx::query(
+                "SELECT CAST(COUNT(*) FILTER (WHERE kind = 'settlement') AS BIGINT) AS s,
+                        CAST(COUNT(*) FILTER (WHERE kind = 'reversal') AS BIGINT) AS r,
+                        CAST(COALESCE(SUM(fund_paid), 0) AS BIGINT) AS f
+                 FROM settlements WHERE booked_month = $1",
+            )
+            .bind(month)
+            .fetch_one(pool)
+            .await?;
+            let aid: i64 = sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(l.paid), 0) AS BIGINT) FROM settlement_layers l
+                 JOIN settlements s ON s.id = l.settlement_id
+                 WHERE s.booked_month LIKE $1 AND l.payer = 'aid'",
+            )
+            .bind(&year)
+            .fetch_one(pool)
+            .await?;
+            let open: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT s.booked_month FROM settlements s
+                 LEFT JOIN months m ON m.month = s.booked_month
+                 WHERE m.status IS NULL OR m.status <> 'closed' ORDER BY s.booked_month",
+            )
+            .fetch_all(pool)
+            .await?;
+            Ok(Glance {
+                settlements: r.try_get("s")?,
+                cancellations: r.try_get("r")?,
+                fund_paid: r.try_get("f")?,
+                aid_paid_year: aid,
+                open_months: open,
+            })
+        })
+    }
+
+    /// Every stored policy, newest load first, with who uploaded it.
+    pub async fn policy_listing(&self) -> Result<Vec<PolicyListing>> {
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            sqlx::query(
+                "SELECT p.hash, p.id, p.region, p.effective_from, p.effective_to, p.loaded_at, u.uploaded_by
+                 FROM policies p LEFT JOIN uploaded_policies u ON u.hash = p.hash
+                 ORDER BY p.region, p.effective_from, p.id",
+            )
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(PolicyListing {
+                    hash: r.try_get("hash")?,
+                    id: r.try_get("id")?,
+                    region: r.try_get("region")?,
+                    effective_from: r.try_get("effective_from")?,
+                    effective_to: r.try_get("effective_to")?,
+                    loaded_at: r.try_get("loaded_at")?,
+                    uploaded_by: r.try_get("uploaded_by")?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    /// A stored policy's text by hash.
+    pub async fn policy_text(&self, hash: &str) -> Result<Option<String>> {
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            Ok(
+                sqlx::query_scalar("SELECT source FROM policies WHERE hash = $1")
+                    .bind(hash)
+                    .fetch_optional(pool)
+                    .await?,
+            )
+        })
+    }
+
+    /// Store an uploaded policy (text by hash) and record the upload, in
+    /// one transaction. `false` when that text had been uploaded before.
+    pub async fn upload_policy(
+        &self,
+        p: &super::PolicyRecord<'_>,
+        audit: &AuditEntry<'_>,
+    ) -> Result<bool> {
+        let now = now_text();
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            sqlx::query(
+                "INSERT INTO policies (hash, id, region, effective_from, effective_to, source, loaded_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (hash) DO NOTHING",
+            )
+            .bind(p.hash)
+            .bind(p.id)
+            .bind(p.region)
+            .bind(p.effective_from)
+            .bind(p.effective_to)
+            .bind(p.source)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+            let done = sqlx::query(
+                "INSERT INTO uploaded_policies (hash, uploaded_at, uploaded_by) VALUES ($1, $2, $3)
+                 ON CONFLICT (hash) DO NOTHING",
+            )
+            .bind(p.hash)
+            .bind(&now)
+            .bind(audit.actor.label())
+            .execute(&mut *tx)
+            .await?;
+            audit_insert!(tx, audit);
+            tx.commit().await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    /// The texts of every uploaded policy, oldest first.
+    pub async fn uploaded_policy_texts(&self) -> Result<Vec<String>> {
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            Ok(sqlx::query_scalar(
+                "SELECT p.source FROM uploaded_policies u JOIN policies p ON p.hash = u.hash ORDER BY u.uploaded_at",
+            )
+            .fetch_all(pool)
+            .await?)
+        })
+    }
+
+    /// Keep a simulation run; its audit row in the same transaction.
+    pub async fn insert_simulation_run(
+        &self,
+        run: &SimulationRun,
+        audit: &AuditEntry<'_>,
+    ) -> Result<()> {
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            sqlx::query(
+                "INSERT INTO simulation_runs (id, created_at, created_by, title, request, report, report_html)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&run.id)
+            .bind(&run.created_at)
+            .bind(&run.created_by)
+            .bind(&run.title)
+            .bind(&run.request)
+            .bind(&run.report)
+            .bind(&run.report_html)
+            .execute(&mut *tx)
+            .await?;
+            audit_insert!(tx, audit);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn simulation_run(&self, id: &str) -> Result<Option<SimulationRun>> {
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            sqlx::query(
+                "SELECT id, created_at, created_by, title, request, report, report_html FROM simulation_runs WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| {
+                Ok(SimulationRun {
+                    id: r.try_get("id")?,
+                    created_at: r.try_get("created_at")?,
+                    created_by: r.try_get("created_by")?,
+                    title: r.try_get("title")?,
+                    request: r.try_get("request")?,
+                    report: r.try_get("report")?,
+                    report_html: r.try_get("report_html")?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// Earlier runs, newest first (without their reports).
+    pub async fn simulation_runs(&self, limit: i64) -> Result<Vec<SimulationRun>> {
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            sqlx::query(
+                "SELECT id, created_at, created_by, title, request FROM simulation_runs ORDER BY created_at DESC LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(SimulationRun {
+                    id: r.try_get("id")?,
+                    created_at: r.try_get("created_at")?,
+                    created_by: r.try_get("created_by")?,
+                    title: r.try_get("title")?,
+                    request: r.try_get("request")?,
+                    report: String::new(),
+                    report_html: String::new(),
+                })
+            })
+            .collect()
+        })
+    }
+
+    /// A console setting.
+    pub async fn console_setting(&self, key: &str) -> Result<Option<String>> {
+        with_pool!(self, |pool, backend| {
+            let _ = backend;
+            Ok(
+                sqlx::query_scalar("SELECT value FROM console_settings WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(pool)
+                    .await?,
+            )
+        })
+    }
+
+    /// Set a console setting; its audit row in the same transaction.
+    pub async fn set_console_setting(
+        &self,
+        key: &str,
+        value: &str,
+        audit: &AuditEntry<'_>,
+    ) -> Result<()> {
+        let now = now_text();
+        with_pool!(self, |pool, backend| {
+            let (_guard, mut tx) = begin_write!(self, pool, backend);
+            sqlx::query(
+                "INSERT INTO console_settings (key, value, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(key)
+            .bind(value)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+            audit_insert!(tx, audit);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
