@@ -288,40 +288,6 @@ impl Validator {
         Some(on)
     }
 
-    /// A table keyed by declared ids with amount values.
-    pub(in crate::engine::policy) fn amount_table(
-        &mut self,
-        path: &str,
-        node: &Node,
-        decl: &[(String, String)],
-        what: &str,
-    ) -> Option<Vec<Option<Decimal>>> {
-        let t = self.table(path, node)?;
-        let mut out = vec![None; decl.len()];
-        let mut ok = true;
-        for (k, v) in t {
-            let p = join(path, k);
-            match index_of(decl, k) {
-                Some(ix) => match self.amount(&p, v) {
-                    Some(d) => out[ix] = Some(d),
-                    None => ok = false,
-                },
-                None => {
-                    ok = false;
-                    self.err(
-                        &p,
-                        Some(v),
-                        format!(
-                            "unknown {what} `{k}` (not declared in [{}])",
-                            decl_table(what)
-                        ),
-                    );
-                }
-            }
-        }
-        ok.then_some(out)
-    }
-
     /// `[pools.ID]`: shared annual limits.
     pub(in crate::engine::policy) fn pools(&mut self, root: &Node, decl: &Decl) -> Vec<Pool> {
         let mut out = Vec::new();

@@ -287,7 +287,7 @@ impl Validator {
         self.mask(path, node, &decl, "disease group")
     }
 
-    /// A table keyed by declared ids with unit-interval values.
+    /// A table keyed by declared ids with ratio values in [0, 1].
     pub(in crate::engine::policy) fn unit_table(
         &mut self,
         path: &str,
@@ -295,13 +295,37 @@ impl Validator {
         decl: &[(String, String)],
         what: &str,
     ) -> Option<Vec<Option<Decimal>>> {
+        self.table_by_id(path, node, decl, what, Self::unit)
+    }
+
+    /// A table keyed by declared ids with amount values (≥ 0, two decimals).
+    pub(in crate::engine::policy) fn amount_table(
+        &mut self,
+        path: &str,
+        node: &Node,
+        decl: &[(String, String)],
+        what: &str,
+    ) -> Option<Vec<Option<Decimal>>> {
+        self.table_by_id(path, node, decl, what, Self::amount)
+    }
+
+    /// A table keyed by ids declared in `decl` (`what` names them), each
+    /// value read by `read`; indexed by declaration order.
+    fn table_by_id(
+        &mut self,
+        path: &str,
+        node: &Node,
+        decl: &[(String, String)],
+        what: &str,
+        read: fn(&mut Self, &str, &Node) -> Option<Decimal>,
+    ) -> Option<Vec<Option<Decimal>>> {
         let t = self.table(path, node)?;
         let mut out = vec![None; decl.len()];
         let mut ok = true;
         for (k, v) in t {
             let p = join(path, k);
             match index_of(decl, k) {
-                Some(ix) => match self.unit(&p, v) {
+                Some(ix) => match read(self, &p, v) {
                     Some(d) => out[ix] = Some(d),
                     None => ok = false,
                 },
