@@ -332,7 +332,10 @@ impl Place {
         let (Some(h), Some(i)) = (hospital_region, insured_region) else {
             return Place::County;
         };
-        let same = |n: usize| h.len() >= n && i.len() >= n && h[..n] == i[..n];
+        // bytes, not str slices: a code with a multibyte character (never
+        // valid, but not worth a panic) compares unequal
+        let (hb, ib) = (h.as_bytes(), i.as_bytes());
+        let same = |n: usize| hb.len() >= n && ib.len() >= n && hb[..n] == ib[..n];
         if h == i {
             Place::County
         } else if same(4) {
@@ -686,6 +689,30 @@ mod tests {
     use rust_decimal_macros::dec;
 
     pub(crate) const DESIGN_POLICY: &str = include_str!("../../../fixtures/design/policy.toml");
+
+    #[test]
+    fn refuses_more_layers_than_the_engine_can_track() {
+        let mut text = DESIGN_POLICY.to_string();
+        for i in 0..130 {
+            text.push_str(&format!(
+                "\n[[layers]]\nid = \"x{i}\"\npayer = \"aid\"\nratio = \"0.1\"\nexclusive = \"t{i}\"\n"
+            ));
+        }
+        let errs = errors_of(&text);
+        assert_eq!(errs[0].path, "layers", "{errs:?}");
+        assert!(errs[0].message.contains("at most 128"), "{errs:?}");
+        // 80 layers fit, but not 80 exclusive tags
+        let mut text = DESIGN_POLICY.to_string();
+        for i in 0..80 {
+            text.push_str(&format!(
+                "\n[[layers]]\nid = \"x{i}\"\npayer = \"aid\"\nratio = \"0.1\"\nexclusive = \"t{i}\"\n"
+            ));
+        }
+        let errs = errors_of(&text);
+        assert!(errs[0].message.contains("`exclusive` tags"), "{errs:?}");
+        // no panic on a multibyte character; the first two bytes agree
+        assert_eq!(Place::of(Some("41é303"), Some("411303")), Place::Province);
+    }
 
     #[test]
     fn loads_the_design_example() {

@@ -66,6 +66,10 @@ pub(super) struct Scope {
     referral_required: bool,
 }
 
+/// Most layers a policy may have: the engine keeps the set of applying
+/// layers in one 128-bit mask.
+pub const MAX_LAYERS: usize = 128;
+
 pub(super) const LAYER_KEYS: &[&str] = &[
     "id",
     "name",
@@ -184,6 +188,11 @@ impl Validator {
         match root.get("layers") {
             None => self.err("layers", Some(root), "at least one [[layers]] is required"),
             Some(n) => match &n.kind {
+                NodeKind::Array(a) if a.len() > MAX_LAYERS => self.err(
+                    "layers",
+                    Some(n),
+                    format!("{} layers; at most {MAX_LAYERS} are accepted", a.len()),
+                ),
                 NodeKind::Array(a) if !a.is_empty() => {
                     for (i, l) in a.iter().enumerate() {
                         if let Some(layer) = self.layer(&format!("layers[{i}]"), l, &decl) {
@@ -219,6 +228,16 @@ impl Validator {
             }
         }
         self.check_given_codes(root, &layers);
+        if self.tags.len() > MAX_IDS {
+            self.err(
+                "layers",
+                root.get("layers"),
+                format!(
+                    "{} `exclusive` tags; at most {MAX_IDS} are accepted",
+                    self.tags.len()
+                ),
+            );
+        }
         if !self.errors.is_empty() {
             return None;
         }
