@@ -131,7 +131,7 @@ pub struct Db {
     pub(crate) inner: Inner,
     /// SQLite only: queues this process's writers (see the module docs).
     pub(crate) write_queue: Arc<tokio::sync::Mutex<()>>,
-    /// SQLite only: the group-commit writer settlements go through.
+    /// The group-commit writer settlements go through (see [`group`]).
     pub(crate) group: Option<group::GroupWriter>,
 }
 
@@ -256,8 +256,8 @@ pub struct ConnectOptions {
     /// PostgreSQL: the longest a statement waits for a row lock (a
     /// settlement for a person's accumulator rows) before it fails as busy.
     pub lock_timeout: Duration,
-    /// SQLite: settle through the group-commit writer ([`group`]); on by
-    /// default, off with `MEDAID_GROUP_COMMIT=0` (to compare).
+    /// Settle through the group-commit writer ([`group`]), on either
+    /// backend; on by default, off with `MEDAID_GROUP_COMMIT=0` (to compare).
     pub group_commit: bool,
 }
 
@@ -331,8 +331,12 @@ impl Db {
         };
         let write_queue = Arc::new(tokio::sync::Mutex::new(()));
         let group = match &inner {
-            Inner::Sqlite(pool) if opts.group_commit => {
-                Some(group::GroupWriter::start(pool.clone(), write_queue.clone()))
+            Inner::Sqlite(pool) if opts.group_commit => Some(group::GroupWriter::start_sqlite(
+                pool.clone(),
+                write_queue.clone(),
+            )),
+            Inner::Postgres(pool) if opts.group_commit => {
+                Some(group::GroupWriter::start_postgres(pool.clone()))
             }
             _ => None,
         };

@@ -235,66 +235,110 @@ const BY_ID: &str =
 
 /// Append a new settlement row and its layer rows (inside the caller's
 /// write transaction), booked in `$booked`, optionally replacing an earlier
-/// settlement (应退应补). One text for every place that writes a settlement.
+/// settlement (应退应补). One text for every place that writes a settlement:
+/// it is [`insert_settlements!`] with one row.
 macro_rules! insert_new_settlement {
     ($tx:expr, $new:expr, $booked:expr, $replaces:expr) => {{
-        let new: &$crate::storage::NewSettlement = $new;
-        let row = &new.row;
-        let a = &row.amounts;
-        let sql = $crate::storage::settlements::values_sql(
-            &format!(
-                "INSERT INTO settlements ({}, replaces)",
-                $crate::storage::settlements::SETTLEMENT_COLUMNS
-            ),
-            32,
-            1,
-        );
-        sqlx::query(&sql)
-            .bind(&row.id)
-            .bind("settlement")
-            .bind(None::<String>)
-            .bind(&row.hospital)
-            .bind(&row.claim_id)
-            .bind(&row.person_id)
-            .bind(&row.medical_type)
-            .bind(&row.level)
-            .bind(&row.region)
-            .bind(&row.categories)
-            .bind(&row.primary_category)
-            .bind(&row.admitted_on)
-            .bind(&row.discharged_on)
-            .bind(i64::from(row.year))
-            .bind(&row.policy_id)
-            .bind(&row.policy_hash)
-            .bind(a.total)
-            .bind(a.free_items)
-            .bind(a.reduction)
-            .bind(a.hospital_waived)
-            .bind(a.over_limit)
-            .bind(a.self_pay_first)
-            .bind(a.fully_self_pay)
-            .bind(a.in_policy)
-            .bind(a.fund_paid)
-            .bind(a.patient_payable)
-            .bind(&row.claim_hash)
-            .bind(&row.claim_json)
-            .bind(&row.answer_json)
-            .bind(&row.committed_at)
-            .bind($booked)
-            .bind($replaces)
-            .execute(&mut *$tx)
-            .await?;
-        if !new.layers.is_empty() {
+        let replaces: Option<&str> = $replaces;
+        let booked: &str = $booked;
+        let rows = [$crate::storage::settlements::Appended {
+            new: $new,
+            booked,
+            replaces,
+        }];
+        $crate::storage::settlements::insert_settlements!($tx, &rows);
+    }};
+}
+pub(crate) use insert_new_settlement;
+
+/// One settlement to append: what the engine produced, the month it is
+/// booked in, and the settlement it replaces (应退应补), if any.
+pub(crate) struct Appended<'a> {
+    pub new: &'a NewSettlement,
+    pub booked: &'a str,
+    pub replaces: Option<&'a str>,
+}
+
+/// Bind parameters one statement carries at most (SQLite allows 32,766,
+/// PostgreSQL 65,535): rows beyond it go to the next statement.
+pub(crate) const MAX_PARAMS: usize = 30_000;
+
+/// Rows of `cols` columns per multi-row statement.
+pub(crate) fn rows_per_statement(cols: usize) -> usize {
+    (MAX_PARAMS / cols).max(1)
+}
+
+/// Append settlements with their layer rows and non-layer accumulator rows
+/// (`$rows: &[Appended]`) in as few statements as the parameter limit
+/// allows: one per table for a whole group-commit batch.
+macro_rules! insert_settlements {
+    ($tx:expr, $rows:expr) => {{
+        let rows: &[$crate::storage::settlements::Appended<'_>] = $rows;
+        let per = $crate::storage::settlements::rows_per_statement(32);
+        for chunk in rows.chunks(per) {
+            let sql = $crate::storage::settlements::values_sql(
+                &format!(
+                    "INSERT INTO settlements ({}, replaces)",
+                    $crate::storage::settlements::SETTLEMENT_COLUMNS
+                ),
+                32,
+                chunk.len(),
+            );
+            let mut q = sqlx::query(&sql);
+            for ap in chunk {
+                let row = &ap.new.row;
+                let a = &row.amounts;
+                q = q
+                    .bind(&row.id)
+                    .bind("settlement")
+                    .bind(None::<String>)
+                    .bind(&row.hospital)
+                    .bind(&row.claim_id)
+                    .bind(&row.person_id)
+                    .bind(&row.medical_type)
+                    .bind(&row.level)
+                    .bind(&row.region)
+                    .bind(&row.categories)
+                    .bind(&row.primary_category)
+                    .bind(&row.admitted_on)
+                    .bind(&row.discharged_on)
+                    .bind(i64::from(row.year))
+                    .bind(&row.policy_id)
+                    .bind(&row.policy_hash)
+                    .bind(a.total)
+                    .bind(a.free_items)
+                    .bind(a.reduction)
+                    .bind(a.hospital_waived)
+                    .bind(a.over_limit)
+                    .bind(a.self_pay_first)
+                    .bind(a.fully_self_pay)
+                    .bind(a.in_policy)
+                    .bind(a.fund_paid)
+                    .bind(a.patient_payable)
+                    .bind(&row.claim_hash)
+                    .bind(&row.claim_json)
+                    .bind(&row.answer_json)
+                    .bind(&row.committed_at)
+                    .bind(ap.booked)
+                    .bind(ap.replaces);
+            }
+            q.execute(&mut *$tx).await?;
+        }
+        let layers: Vec<(&str, &$crate::storage::LayerRow)> = rows
+            .iter()
+            .flat_map(|ap| ap.new.layers.iter().map(move |l| (ap.new.row.id.as_str(), l)))
+            .collect();
+        for chunk in layers.chunks($crate::storage::settlements::rows_per_statement(11)) {
             let sql = $crate::storage::settlements::values_sql(
                 "INSERT INTO settlement_layers (settlement_id, position, layer_id, fund_code, payer, applied, cap_limited, \
                  base, deductible, eligible, paid)",
                 11,
-                new.layers.len(),
+                chunk.len(),
             );
             let mut q = sqlx::query(&sql);
-            for l in &new.layers {
+            for (id, l) in chunk {
                 q = q
-                    .bind(&row.id)
+                    .bind(*id)
                     .bind(l.position)
                     .bind(&l.layer_id)
                     .bind(&l.fund_code)
@@ -308,21 +352,25 @@ macro_rules! insert_new_settlement {
             }
             q.execute(&mut *$tx).await?;
         }
-        if !new.extra.is_empty() {
+        let extra: Vec<(&str, &(String, i64))> = rows
+            .iter()
+            .flat_map(|ap| ap.new.extra.iter().map(move |e| (ap.new.row.id.as_str(), e)))
+            .collect();
+        for chunk in extra.chunks($crate::storage::settlements::rows_per_statement(3)) {
             let sql = $crate::storage::settlements::values_sql(
                 "INSERT INTO settlement_accumulators (settlement_id, acc_key, paid)",
                 3,
-                new.extra.len(),
+                chunk.len(),
             );
             let mut q = sqlx::query(&sql);
-            for (key, paid) in &new.extra {
-                q = q.bind(&row.id).bind(key).bind(*paid);
+            for (id, (key, paid)) in chunk {
+                q = q.bind(*id).bind(key).bind(*paid);
             }
             q.execute(&mut *$tx).await?;
         }
     }};
 }
-pub(crate) use insert_new_settlement;
+pub(crate) use insert_settlements;
 
 /// Move the accumulator `key` of (`person`, `year`) by (deductible,
 /// eligible, paid) fen inside the caller's transaction; a missing row is
@@ -510,7 +558,7 @@ macro_rules! settle_steps {
 
             // 4. Append the settlement and its layers; move the accumulators.
             let booked = booking_month!($tx, $backend, &row.booked_month);
-            insert_new_settlement!($tx, &new, &booked, None::<String>);
+            insert_new_settlement!($tx, &new, &booked, None);
             for l in new
                 .layers
                 .iter()
@@ -560,22 +608,25 @@ impl Db {
         compute: F,
     ) -> Result<SettleOutcome>
     where
-        F: FnOnce(&[Accumulator]) -> Result<NewSettlement> + Send + 'static,
+        F: Fn(&[Accumulator]) -> Result<NewSettlement> + Send + Sync + 'static,
     {
-        // A retry needs no lock.
-        if let Some(found) = self
-            .find_by_claim(key.hospital, key.claim_id, key.claim_hash)
-            .await?
-        {
-            return Ok(found);
-        }
         let committed = match &self.group {
+            // The writer checks idempotency with the rest of the batch.
             Some(writer) => {
                 writer
                     .settle(super::group::OwnedKey::of(key), Box::new(compute))
                     .await
             }
-            None => self.commit_locked(key, compute).await,
+            None => {
+                // A retry needs no lock.
+                if let Some(found) = self
+                    .find_by_claim(key.hospital, key.claim_id, key.claim_hash)
+                    .await?
+                {
+                    return Ok(found);
+                }
+                self.commit_locked(key, compute).await
+            }
         };
         match committed {
             Err(e) if e.is_unique_violation() => {
