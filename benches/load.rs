@@ -7,6 +7,9 @@
 //!     --keys KEY_H0001,KEY_H0002,KEY_H0003 --concurrency 32 --total 5000 --persons 1000
 //! ```
 //!
+//! `--rate N` paces the requests at N per second overall (open loop), for
+//! latency at a given fraction of the maximum throughput.
+//!
 //! Claim `i` is for person `41130320000101` + `i % persons` (zero-padded),
 //! at hospital `H000{1 + i % 3}` with the `i % 3`-th key, discharged in
 //! 2017, with 3–12 items of varied classes and amounts.
@@ -26,6 +29,10 @@ struct Args {
     total: usize,
     persons: usize,
     run: String,
+    /// Open-loop pacing: request `i` is due at `i / rate` s after the start
+    /// and its latency counts from then (so a server that falls behind
+    /// shows it, instead of slowing the sender down).
+    rate: Option<f64>,
 }
 
 fn args() -> Result<Args, String> {
@@ -38,6 +45,7 @@ fn args() -> Result<Args, String> {
         total: 2000,
         persons: 1000,
         run: format!("{:x}", std::process::id()),
+        rate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -53,6 +61,7 @@ fn args() -> Result<Args, String> {
             "--run" => a.run = val()?,
             "--path" => a.path = val()?,
             "--seconds" => a.seconds = Some(val()?.parse().map_err(|e| format!("--seconds: {e}"))?),
+            "--rate" => a.rate = Some(val()?.parse().map_err(|e| format!("--rate: {e}"))?),
             // `cargo bench` passes this to every harness-less bench
             "--bench" => {}
             other => return Err(format!("unknown argument {other}")),
@@ -162,7 +171,14 @@ async fn main() {
                     break;
                 }
                 let body = claim(&a.run, i, a.persons);
-                let t = Instant::now();
+                let t = match a.rate {
+                    Some(rate) => {
+                        let due = started + Duration::from_secs_f64(i as f64 / rate);
+                        tokio::time::sleep_until(due.into()).await;
+                        due
+                    }
+                    None => Instant::now(),
+                };
                 let r = client
                     .post(format!("{}{}", a.base, a.path))
                     .bearer_auth(&a.keys[i % 3])

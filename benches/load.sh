@@ -6,6 +6,9 @@
 #   benches/load.sh sqlite   [CONCURRENCY] [TOTAL] [PERSONS] [SECONDS]
 #   benches/load.sh postgres [CONCURRENCY] [TOTAL] [PERSONS] [SECONDS]   # PGURL, default postgres://postgres@127.0.0.1:5432/test
 #
+# RATE=N paces the medaid run at N settlements/s (open loop; latency counts
+# from each request's due time): for p99 at a fraction of the maximum.
+#
 # Then the same load against the bare axum echo (benches/echo.rs: the same
 # claim parser, a fixed answer), and the ratio of the two.
 set -euo pipefail
@@ -21,9 +24,10 @@ PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/test}
 cargo build --release -q --bin medaid
 cargo bench -q --bench load --no-run 2>/dev/null
 cargo bench -q --bench echo --no-run 2>/dev/null
-loadbin=$(ls -t target/release/deps/load-* | grep -v "\.d$" | head -n1)
-echobin=$(ls -t target/release/deps/echo-* | grep -v "\.d$" | head -n1)
-bin=target/release/medaid
+tdir=${CARGO_TARGET_DIR:-target}
+loadbin=$(ls -t $tdir/release/deps/load-* | grep -v "\.d$" | head -n1)
+echobin=$(ls -t $tdir/release/deps/echo-* | grep -v "\.d$" | head -n1)
+bin=$tdir/release/medaid
 
 work=$(mktemp -d)
 server=""
@@ -71,7 +75,7 @@ done
 base=$(grep -o 'http://[0-9.:]*' "$work/serve.out" | head -n1)
 
 echo "backend $backend, $persons persons, $(nproc) cores, at most $total claims or $seconds s"
-"$loadbin" --base "$base" --keys "$keys" --concurrency "$concurrency" --total "$total" --persons "$persons" --seconds "$seconds" | tee "$work/medaid.out"
+"$loadbin" --base "$base" --keys "$keys" --concurrency "$concurrency" --total "$total" --persons "$persons" --seconds "$seconds" ${RATE:+--rate "$RATE"} | tee "$work/medaid.out"
 kill "$server"; wait "$server" 2>/dev/null || true; server=""
 
 "$echobin" --listen 127.0.0.1:0 > "$work/echo.out" &
@@ -82,6 +86,6 @@ for _ in $(seq 1 100); do
 done
 ebase=$(grep -o 'http://[0-9.:]*' "$work/echo.out" | head -n1)
 "$loadbin" --base "$ebase" --path /echo --keys "$keys" --concurrency "$concurrency" --total "$total" --persons "$persons" --seconds "$seconds" --run echo | tee "$work/echo.load"
-rate() { grep -o '[0-9]*/s' "$1" | head -n1 | tr -d '/s'; }
+rate() { grep -o ': [0-9]*/s' "$1" | head -n1 | tr -d ':/s '; }
 m=$(rate "$work/medaid.out"); e=$(rate "$work/echo.load")
 echo "ratio: medaid $m/s ÷ bare echo $e/s = $(awk -v m="$m" -v e="$e" 'BEGIN { printf "%.1f %%", 100 * m / e }')"

@@ -9,6 +9,7 @@
 //! person's accumulators. The arithmetic is the engine's alone.
 
 pub mod console;
+pub mod directory;
 pub mod keys;
 pub mod recon;
 pub mod simulation;
@@ -255,6 +256,8 @@ pub struct AccumulatorLine {
 pub struct Service {
     pub db: Db,
     pub policies: Policies,
+    /// Hospitals read in the last few seconds ([`directory`]).
+    pub hospitals: directory::HospitalCache,
 }
 
 /// The policy set of a running service, swappable without a restart.
@@ -307,6 +310,7 @@ impl Service {
         Service {
             db,
             policies: Policies::new(policies),
+            hospitals: directory::HospitalCache::default(),
         }
     }
 
@@ -369,12 +373,16 @@ impl Service {
                 ),
             )));
         }
-        let hospital = self.db.hospital(hospital_code).await?.ok_or_else(|| {
-            ServiceError::invalid(
-                "hospital",
-                format!("hospital {hospital_code:?} is not in the hospital directory"),
-            )
-        })?;
+        let hospital = self
+            .hospitals
+            .get(&self.db, hospital_code)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::invalid(
+                    "hospital",
+                    format!("hospital {hospital_code:?} is not in the hospital directory"),
+                )
+            })?;
         let date = c.discharged_on.0;
         let person = self
             .db

@@ -52,12 +52,13 @@ impl Db {
         }
         // 10 columns; stay well under SQLite's 32766 parameters.
         for chunk in entries.chunks(500) {
-            let sql = super::settlements::values_sql(
-                &format!("INSERT INTO access_log ({COLUMNS})"),
-                10,
-                chunk.len(),
-            );
             with_pool!(self, |pool, backend| {
+                let sql = super::settlements::values_sql(
+                    backend,
+                    &format!("INSERT INTO access_log ({COLUMNS})"),
+                    10,
+                    chunk.len(),
+                );
                 let mut q = sqlx::query(&sql);
                 for e in chunk {
                     q = q

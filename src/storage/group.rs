@@ -46,7 +46,7 @@
 use super::booking_month;
 use super::settlements::{
     accumulator_of, insert_new_settlement, insert_settlements, move_accumulator, outcome_of,
-    rows_per_statement, settle_steps, values_sql, Appended, BY_CLAIM,
+    placeholders, rows_per_statement, settle_steps, values_sql, Appended, BY_CLAIM,
 };
 use super::settlements::{NewSettlement, SettleKey, SettleOutcome};
 use super::{Backend, Result, StorageError};
@@ -273,18 +273,6 @@ fn slots_of(batch: &[Job]) -> BTreeSet<(&str, i64, &str)> {
         .collect()
 }
 
-/// `$first, $first+1, …` for `n` parameters.
-fn placeholders(first: usize, n: usize) -> String {
-    let mut s = String::with_capacity(n * 5);
-    for i in 0..n {
-        if i > 0 {
-            s.push_str(", ");
-        }
-        let _ = write!(s, "${}", first + i);
-    }
-    s
-}
-
 fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     let set: BTreeSet<&str> = items.collect();
     set.into_iter().collect()
@@ -319,7 +307,7 @@ macro_rules! read_accumulators {
     ($tx:ident, $backend:ident, $batch:ident, $snap:ident) => {{
         let slots: Vec<(&str, i64, &str)> = slots_of($batch).into_iter().collect();
         for chunk in slots.chunks(rows_per_statement(3)) {
-            let sql = values_sql("INSERT INTO accumulators (person_id, year, layer_id)", 3, chunk.len())
+            let sql = values_sql($backend, "INSERT INTO accumulators (person_id, year, layer_id)", 3, chunk.len())
                 + " ON CONFLICT (person_id, year, layer_id) DO NOTHING";
             let mut q = sqlx::query(&sql);
             for (p, y, l) in chunk {
@@ -333,7 +321,7 @@ macro_rules! read_accumulators {
             let sql = format!(
                 "SELECT person_id, year, layer_id, deductible_used, eligible_cum, paid FROM accumulators
                  WHERE person_id IN ({}) ORDER BY person_id, year, layer_id{lock}",
-                placeholders(1, chunk.len())
+                placeholders($backend, 1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for p in chunk {
@@ -359,7 +347,7 @@ macro_rules! read_accumulators {
 /// Read the stored settlements (newest per claim) and 冲正 tombstones of the
 /// batch's claims: one statement each, filtered to exact pairs here.
 macro_rules! read_claims {
-    ($tx:ident, $batch:ident, $snap:ident) => {{
+    ($tx:ident, $backend:ident, $batch:ident, $snap:ident) => {{
         let hospitals = distinct($batch.iter().map(|j| j.key.hospital.as_str()));
         let claim_ids = distinct($batch.iter().map(|j| j.key.claim_id.as_str()));
         let wanted: BTreeSet<(&str, &str)> = $batch
@@ -367,8 +355,8 @@ macro_rules! read_claims {
             .map(|j| (j.key.hospital.as_str(), j.key.claim_id.as_str()))
             .collect();
         let (ph_h, ph_c) = (
-            placeholders(1, hospitals.len()),
-            placeholders(hospitals.len() + 1, claim_ids.len()),
+            placeholders($backend, 1, hospitals.len()),
+            placeholders($backend, hospitals.len() + 1, claim_ids.len()),
         );
         let sql = format!(
             "SELECT s.hospital, s.claim_id, s.id, s.claim_hash, s.answer_json, r.answer_json AS reversal_answer
@@ -439,7 +427,7 @@ macro_rules! write_decided {
             .collect();
         if !rows.is_empty() {
             insert_settlements!($tx, &rows);
-            add_deltas!($tx, $batch, $decisions);
+            add_deltas!($tx, $backend, $batch, $decisions);
         }
         let created = rows.len();
         drop(rows);
@@ -463,7 +451,7 @@ macro_rules! write_decided {
 /// Add the batch's deltas, summed per accumulator row, in one upsert per
 /// chunk (the rows exist: step 1 created them).
 macro_rules! add_deltas {
-    ($tx:ident, $batch:ident, $decisions:ident) => {{
+    ($tx:ident, $backend:ident, $batch:ident, $decisions:ident) => {{
         let mut sums: BTreeMap<(&str, i64, &str), [i64; 3]> = BTreeMap::new();
         for (job, d) in $batch.iter().zip(&$decisions) {
             if let Decision::Write(new) = d {
@@ -480,6 +468,7 @@ macro_rules! add_deltas {
         let sums: Vec<_> = sums.into_iter().collect();
         for chunk in sums.chunks(rows_per_statement(6)) {
             let sql = values_sql(
+                $backend,
                 "INSERT INTO accumulators (person_id, year, layer_id, deductible_used, eligible_cum, paid)",
                 6,
                 chunk.len(),
@@ -508,7 +497,7 @@ macro_rules! settle_batch {
                 lock_claims!($tx, batch);
             }
             read_accumulators!($tx, $backend, batch, snap);
-            read_claims!($tx, batch, snap);
+            read_claims!($tx, $backend, batch, snap);
             let decisions = decide_all(&mut snap, batch);
             let written = write_decided!($tx, $backend, batch, decisions);
             Ok(written)
