@@ -189,7 +189,7 @@ pub async fn slip(
     Staff(s): Staff,
     Path(id): Path<String>,
 ) -> Response {
-    crate::http::settlements::slip(
+    crate::http::settlements::slip::slip(
         State(ctx),
         Caller {
             role: Role::Centre,
