@@ -15,7 +15,7 @@ pub fn router() -> Router<ApiContext> {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "medaid", description = "One-stop settlement (一站式结算) for medical aid: DESIGN.md §7."),
+    info(title = "medaid", description = "One-stop settlement (一站式结算) for medical aid: the claim and the answer in docs/claims-and-answers.md."),
     paths(
         super::settlements::settle,
         super::settlements::preview,

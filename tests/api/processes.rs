@@ -1,5 +1,5 @@
 //! Two `medaid serve` processes on one database, set up with the commands
-//! of DESIGN.md §7 only: the caps still hold across processes.
+//! of docs/operations.md only: the caps still hold across processes.
 
 use super::concurrency::{check_caps, race};
 use super::helpers::*;

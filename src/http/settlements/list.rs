@@ -2,6 +2,7 @@
 //! shapes of its lines.
 
 use super::query;
+use crate::engine::codes::Status;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::{json_response, ApiContext};
@@ -95,7 +96,7 @@ pub async fn list(
             admitted_on: s.admitted_on,
             discharged_on: s.discharged_on,
             policy_id: s.policy_id,
-            status: if s.cancelled { "cancelled" } else { "settled" }.to_string(),
+            status: Status::stored(s.cancelled).code().to_string(),
             total: fmt2(from_fen(s.total)),
             hospital_waived: fmt2(from_fen(s.hospital_waived)),
             fund_paid: fmt2(from_fen(s.fund_paid)),

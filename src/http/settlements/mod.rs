@@ -40,7 +40,7 @@ pub fn router() -> Router<ApiContext> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ViewQuery {
-    /// `nhsa` for the national platform's names (DESIGN.md §5a); also
+    /// `nhsa` for the national platform's names (docs/nhsa-interface.md); also
     /// `Accept: application/vnd.nhsa+json`.
     pub view: Option<String>,
 }
@@ -92,7 +92,7 @@ fn is_xml(headers: &HeaderMap, body: &str) -> Result<bool, ApiError> {
     request_body(content(
         (ClaimDoc = "application/json"),
         (ClaimDoc = "application/xml")
-    ), description = "The claim (DESIGN.md §3), JSON or XML by Content-Type"),
+    ), description = "The claim (docs/claims-and-answers.md), JSON or XML by Content-Type"),
     responses(
         (status = 201, description = "Settled", body = AnswerDoc),
         (status = 200, description = "Retry of a settled claim: the stored answer", body = AnswerDoc),
