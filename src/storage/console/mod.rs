@@ -452,9 +452,10 @@ impl Db {
             let aid: i64 = sqlx::query_scalar(
                 "SELECT CAST(COALESCE(SUM(l.paid), 0) AS BIGINT) FROM settlement_layers l
                  JOIN settlements s ON s.id = l.settlement_id
-                 WHERE s.booked_month LIKE $1 AND l.payer = 'aid'",
+                 WHERE s.booked_month LIKE $1 AND l.payer = $2",
             )
             .bind(&year)
+            .bind(crate::engine::codes::Payer::Aid.code())
             .fetch_one(pool)
             .await?;
             let open: Vec<String> = sqlx::query_scalar(
