@@ -14,7 +14,7 @@
 //! - [`engine`] — the pure settlement engine: a TOML policy becomes a
 //!   compiled [`engine::Policy`]; a claim (JSON/XML) is bound to it;
 //!   [`engine::settle()`] does the arithmetic;
-//!   [`engine::Answer`] is the §5 answer. No I/O, no async: the CLI, the
+//!   [`engine::Answer`] is the answer (docs/claims-and-answers.md). No I/O, no async: the CLI, the
 //!   service, the reconciliation and the simulator all call it, and nothing
 //!   else computes a payer's share.
 //! - [`storage`] — the only module that speaks SQL: SQLite (embedded
@@ -37,6 +37,7 @@
 
 #![recursion_limit = "256"] // the OpenAPI examples of the national interface are long json! literals
 
+pub mod calendar;
 pub mod cli;
 pub mod console;
 pub mod engine;

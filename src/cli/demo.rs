@@ -100,8 +100,8 @@ pub const FOLDERS: &[&str] = &[
 /// The policy folder `serve` and the reconciliation commands read by default.
 pub const DEFAULT_POLICIES: &str = "fixtures/policies";
 
-/// The hospital of the demo key: a county hospital, as in the DESIGN.md
-/// example claim.
+/// The hospital of the demo key: a county hospital, as in the worked
+/// example claim of docs/claims-and-answers.md.
 pub const DEMO_HOSPITAL: &str = "H0002";
 /// Where `--demo` keeps its key (in the current folder).
 pub const DEMO_KEY_FILE: &str = "medaid-demo.key";

@@ -87,7 +87,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The HTTP settlement service (DESIGN.md §7).
+    /// The HTTP settlement service (docs/operations.md).
     Serve {
         /// Address to listen on.
         #[arg(long, env = "MEDAID_LISTEN", default_value = "127.0.0.1:8080")]
@@ -262,7 +262,7 @@ pub enum KeysCommand {
     },
 }
 
-/// The role of a new key (DESIGN.md §7).
+/// The role of a new key: a hospital's, the centre's or an administrator's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RoleArg {
     /// One hospital (needs --hospital): settles, previews, cancels, reads its own.

@@ -1,4 +1,4 @@
-//! `medaid serve`: the HTTP service (DESIGN.md §7), and `--demo`, which
+//! `medaid serve`: the HTTP service (docs/operations.md), and `--demo`, which
 //! seeds the database with the demonstration fixtures and prints a hospital
 //! key, so that one command gives a working service.
 

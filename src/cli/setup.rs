@@ -1,4 +1,4 @@
-//! Setting up a service (DESIGN.md §7): `medaid hospitals import`,
+//! Setting up a service (docs/operations.md): `medaid hospitals import`,
 //! `medaid registry import`, `medaid keys create`. Each opens the database
 //! of `--database-url` (creating and migrating it when new) and writes in
 //! one transaction: a bad line refuses the whole file.

@@ -1,4 +1,4 @@
-//! `medaid users …`: the console's staff accounts (issue 13).
+//! `medaid users …`: the console's staff accounts.
 
 use super::setup::open;
 use super::DatabaseArg;

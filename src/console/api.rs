@@ -45,7 +45,7 @@ fn key_actor() -> Actor {
 /// and hash when it is new, 200 when that text was loaded already, 422
 /// with every error (path, line, message) otherwise.
 #[utoipa::path(post, path = "/v1/policies", tag = "policies",
-    request_body(content = String, content_type = "application/toml", description = "A policy file (DESIGN.md §2)"),
+    request_body(content = String, content_type = "application/toml", description = "A policy file (docs/policy-language.md)"),
     responses(
         (status = 201, description = "Stored by hash and in force from its effective_from: {id, hash, effective_from, new, warnings}"),
         (status = 200, description = "This very text was uploaded before"),

@@ -2,8 +2,8 @@
 
 use super::layout::{self, csrf};
 use super::{
-    check_csrf, cookie, html, secure, set_cookie, this_month, yuan, Admin, PageError, Staff,
-    COOKIE, LOGIN_COOKIE,
+    check_csrf, cookie, html, secure, set_cookie, yuan, Admin, PageError, Staff, COOKIE,
+    LOGIN_COOKIE,
 };
 use crate::http::ApiContext;
 use crate::service::console::{random_token, LoginError, ABSOLUTE_SECS};
@@ -152,7 +152,7 @@ pub fn budget_key(year: &str) -> String {
 }
 
 pub async fn page(State(ctx): State<ApiContext>, Staff(s): Staff) -> Result<Response, PageError> {
-    let month = this_month();
+    let month = crate::calendar::this_month();
     let year = &month[..4];
     let g = ctx.service.db.glance(&month).await?;
     let budget: Option<rust_decimal::Decimal> = ctx

@@ -1,6 +1,7 @@
 //! The console's page frame: header, navigation by role, and the pieces
 //! every page uses (CSRF field, report tables, messages).
 
+use crate::engine::codes::printed_payer;
 use crate::recon::report::{ColType, Report};
 use crate::service::console::Session;
 use maud::{html, Markup, DOCTYPE};
@@ -207,10 +208,7 @@ fn cell_text(key: &str, v: &crate::recon::report::Value) -> String {
         ("status" | "result", "differs") => "金额不符",
         ("status" | "result", "duplicate") => "医院重复",
         ("status" | "result", "match" | "matches" | "ok") => "一致",
-        ("payer", "insurance") => "医疗保险",
-        ("payer", "aid") => "医疗救助",
-        ("payer", "government") => "政府兜底",
-        ("payer", "charity") => "慈善救助",
+        ("payer", p) if printed_payer(p).is_some() => printed_payer(p).unwrap_or(p),
         ("applied", "true") => "是",
         ("applied", "false") => "否",
         _ => return t,

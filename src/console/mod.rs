@@ -1,4 +1,4 @@
-//! The web console (工作台, issue 13): server-rendered pages in Chinese for
+//! The web console (工作台): server-rendered pages in Chinese for
 //! the medical-aid centre and administrators, served by `medaid serve`
 //! under `/console`.
 //!
@@ -406,11 +406,6 @@ pub fn medical_type_label(ctx: &ApiContext, id: &str) -> String {
         .flat_map(|p| p.medical_types.iter())
         .find(|(k, _)| k == id)
         .map_or(id.to_string(), |(_, l)| l.clone())
-}
-
-/// This month in China time, `YYYY-MM`.
-pub fn this_month() -> String {
-    crate::storage::now_china().format("%Y-%m").to_string()
 }
 
 /// Empty form values are absent.

@@ -3,7 +3,7 @@
 //! own report endpoints), and close / reopen with who and why.
 
 use super::layout::{self, csrf, notice};
-use super::{check_csrf, hospital_name, html, nonempty, this_month, PageError, Staff, Upload};
+use super::{check_csrf, hospital_name, html, nonempty, PageError, Staff, Upload};
 use crate::http::auth::Caller;
 use crate::http::recon::ReportQuery;
 use crate::http::ApiContext;
@@ -189,7 +189,7 @@ pub async fn page(
     Staff(s): Staff,
     Query(q): Query<MonthQuery>,
 ) -> Result<Response, PageError> {
-    let month = nonempty(&q.month).unwrap_or_else(this_month);
+    let month = nonempty(&q.month).unwrap_or_else(crate::calendar::this_month);
     let view = nonempty(&q.view).unwrap_or_else(|| "statement".into());
     let view = if REPORTS.iter().any(|(k, _)| *k == view) {
         view

@@ -14,16 +14,6 @@ use axum::response::Response;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-fn payer_label(p: &str) -> &'static str {
-    match p {
-        "insurance" => "医疗保险",
-        "aid" => "医疗救助",
-        "government" => "政府兜底",
-        "charity" => "慈善救助",
-        _ => "其他",
-    }
-}
-
 async fn list_body(
     ctx: &ApiContext,
     s: &Session,
@@ -31,7 +21,7 @@ async fn list_body(
 ) -> Result<Markup, PageError> {
     let stored = ctx.service.db.policy_listing().await?;
     let loaded = ctx.service.policies.current();
-    let today = crate::storage::now_china().date_naive();
+    let today = crate::calendar::now_china().date_naive();
     Ok(html! {
         @if let Some(x) = extra { (x) }
         section.card {
@@ -139,7 +129,7 @@ pub async fn show(
                         tr {
                             td.num { (i + 1) }
                             td { (l.display_name()) }
-                            td { (payer_label(l.payer.as_str())) }
+                            td { (l.payer.printed_label()) }
                             td { (diff::describe(&p, l)) }
                         }
                     }

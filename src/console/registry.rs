@@ -6,8 +6,9 @@ use super::{
     category_label, check_csrf, hospital_name, html, medical_type_label, nonempty, yuan, PageError,
     Staff, Upload,
 };
+use crate::engine::codes::{printed_payer, Status, HOSPITAL_WAIVER};
 use crate::http::ApiContext;
-use crate::service::console::RosterPreview;
+use crate::service::roster::RosterPreview;
 use crate::storage::console::SettlementQuery;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -92,7 +93,9 @@ pub async fn person(
         .db
         .registry_rows(std::slice::from_ref(&id))
         .await?;
-    let year = q.year.unwrap_or_else(|| crate::storage::now_china().year());
+    let year = q
+        .year
+        .unwrap_or_else(|| crate::calendar::now_china().year());
     let acc = match ctx.service.accumulators(&id, year).await {
         Ok(a) => Some(a),
         Err(crate::service::ServiceError::NotFound) => None,
@@ -215,10 +218,10 @@ pub fn settlement_table(
                                 td { (x.booked_month) }
                                 td {
                                     @if x.cancelled_at.is_some() {
-                                        span.tag.cancelled { "已撤销" }
+                                        span.tag.cancelled { (Status::Cancelled.label()) }
                                         @if x.replaced_by.is_some() { " " span.tag { "已重算" } }
                                     } @else {
-                                        span.tag.settled { "已结算" }
+                                        span.tag.settled { (Status::Settled.label()) }
                                     }
                                 }
                                 td { a href={"/console/settlements/" (x.id) "/slip"} target="_blank" { "结算单" } }
@@ -437,11 +440,8 @@ fn in_words(
                 let new = match key.as_str() {
                     "hospital" => hospital_name(hs, v),
                     "payer" => match v.as_str() {
-                        "insurance" => "医疗保险",
-                        "aid" => "医疗救助",
-                        "government" => "政府兜底",
-                        "charity" => "慈善救助",
-                        "hospital_waived" => "医院减免",
+                        p if printed_payer(p).is_some() => printed_payer(p).unwrap_or(p),
+                        "hospital_waived" => HOSPITAL_WAIVER,
                         "patient_payable" => "个人自付",
                         other => other,
                     }

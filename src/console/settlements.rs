@@ -4,6 +4,7 @@
 use super::layout;
 use super::registry::settlement_table;
 use super::{hospital_name, html, medical_type_label, nonempty, PageError, Staff};
+use crate::engine::codes::{printed_payer, Status};
 use crate::engine::Answer;
 use crate::http::auth::Caller;
 use crate::http::ApiContext;
@@ -32,7 +33,11 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
     let page = q.page.unwrap_or(1).max(1);
-    let status = nonempty(&q.status).filter(|s| s == "settled" || s == "cancelled");
+    let status = nonempty(&q.status).filter(|s| {
+        [Status::Settled, Status::Cancelled]
+            .iter()
+            .any(|x| x.code() == s)
+    });
     let filter = SettlementQuery {
         hospital: nonempty(&q.hospital),
         month: nonempty(&q.month),
@@ -67,8 +72,8 @@ pub async fn list(
             label { "状态"
                 select name="status" {
                     option value="" { "全部" }
-                    option value="settled" selected[status.as_deref() == Some("settled")] { "已结算" }
-                    option value="cancelled" selected[status.as_deref() == Some("cancelled")] { "已撤销" }
+                    option value=(Status::Settled.code()) selected[Status::Settled.is(status.as_deref())] { (Status::Settled.label()) }
+                    option value=(Status::Cancelled.code()) selected[Status::Cancelled.is(status.as_deref())] { (Status::Cancelled.label()) }
                 }
             }
             button type="submit" { "查询" }
@@ -141,10 +146,10 @@ pub async fn detail(
                 tr { th { "医疗类别" } td { (medical_type_label(&ctx, &a.medical_type)) } th { "政策" } td { (a.policy_id) } }
                 tr { th { "结算时间" } td { (layout::when(a.settled_at.as_deref().unwrap_or_default())) } th { "状态" } td {
                     @if let Some((at, rid)) = &cancelled {
-                        span.tag.cancelled { "已撤销" } " " (at) " · 由 " (hospital_name(&hs, &st.hospital)) " 通过接口撤销（冲红 " (rid) "）"
+                        span.tag.cancelled { (Status::Cancelled.label()) } " " (at) " · 由 " (hospital_name(&hs, &st.hospital)) " 通过接口撤销（冲红 " (rid) "）"
                         @for r in &audits { br; "重新结算：" (r.user_name) "（" (r.user_login) "）" (layout::when(&r.at)) }
                     } @else {
-                        span.tag.settled { "已结算" }
+                        span.tag.settled { (Status::Settled.label()) }
                     }
                 } }
             }
@@ -159,7 +164,7 @@ pub async fn detail(
                 thead { tr { th { "项目" } th { "支付方" } th.num { "支付" } } }
                 tbody {
                     @for l in &a.layers {
-                        tr { td { (l.name) } td { (payer_label(&l.payer)) } td.num { (m(l.paid)) } }
+                        tr { td { (l.name) } td { (printed_payer(&l.payer).unwrap_or("其他")) } td.num { (m(l.paid)) } }
                     }
                 }
             }
@@ -173,23 +178,13 @@ pub async fn detail(
     ))
 }
 
-fn payer_label(p: &str) -> &'static str {
-    match p {
-        "insurance" => "医疗保险",
-        "aid" => "医疗救助",
-        "government" => "政府兜底",
-        "charity" => "慈善救助",
-        _ => "其他",
-    }
-}
-
 /// The printable slip: the API's own slip page, read as the centre.
 pub async fn slip(
     State(ctx): State<ApiContext>,
     Staff(s): Staff,
     Path(id): Path<String>,
 ) -> Response {
-    crate::http::settlements::slip(
+    crate::http::settlements::slip::slip(
         State(ctx),
         Caller {
             role: Role::Centre,

@@ -50,7 +50,7 @@ async fn form(ctx: &ApiContext, s: &Session, extra: Option<Markup>) -> Result<Ma
     let default_layer = first.and_then(|p| {
         p.layers
             .iter()
-            .find(|l| l.payer.as_str() == "aid")
+            .find(|l| l.payer == crate::engine::policy::Payer::Aid)
             .map(|l| l.id.as_str())
     });
     let default_category = first.and_then(|p| p.categories.first().map(|(id, _)| id.as_str()));

@@ -1,7 +1,8 @@
 //! The settlement answer (结算结果, docs/claims-and-answers.md), with the explanation a
-//! hospital cashier reads, and the national platform's names (§5a).
+//! hospital cashier reads, and the national platform's names (docs/nhsa-interface.md).
 
 use super::claim::Claim;
+use super::codes::{is_basic_fund, Fund, Status};
 use super::policy::{Base, Layer, LayerKind, Place, Policy};
 use super::settle::{Accumulator, Computation, LayerOutcome};
 use crate::money::{self, fmt2, fmt_percent};
@@ -108,7 +109,7 @@ impl Answer {
             .map(|(l, o)| LayerAnswer {
                 id: l.id.clone(),
                 name: l.name.clone(),
-                payer: l.payer.as_str().to_string(),
+                payer: l.payer.code().to_string(),
                 fund_code: l.effective_fund_code().to_string(),
                 applied: o.applied,
                 base: o.base,
@@ -513,32 +514,16 @@ pub struct NhsaSetlDetail {
     pub setl_proc_info: String,
 }
 
-/// The setlinfo column a fund code pays into (§5a of the contract).
+/// The setlinfo column a fund code pays into (docs/nhsa-interface.md).
 pub fn nhsa_column(fund_code: &str) -> &'static str {
-    match fund_code {
-        "310100" | "390100" => "hifp_pay",
-        "390200" => "hifmi_pay",
-        "320100" => "hifob_pay",
-        "340100" => "cvlserv_pay",
-        "610100" => "maf_pay",
-        _ => "oth_pay",
-    }
+    Fund::from_code(fund_code).map_or("oth_pay", Fund::nhsa_column)
 }
 
 /// The platform's name of a fund type.
 pub fn fund_type_name(fund_code: &str) -> &'static str {
-    match fund_code {
-        "310100" => "职工基本医疗保险统筹基金",
-        "320100" => "职工大额医疗费用补助",
-        "340100" => "公务员医疗补助",
-        "390100" => "城乡居民基本医疗保险基金",
-        "390200" => "城乡居民大病保险",
-        "390300" => "城乡居民大病补充保险",
-        "610100" => "医疗救助基金",
-        "640100" => "政府兜底",
-        "630100" => "医院减免",
-        _ => "其他基金",
-    }
+    Fund::from_code(fund_code)
+        .and_then(Fund::label)
+        .unwrap_or("其他基金")
 }
 
 impl NhsaAnswer {
@@ -553,7 +538,7 @@ impl NhsaAnswer {
         let basic_ded = a
             .layers
             .iter()
-            .find(|l| matches!(l.fund_code.as_str(), "390100" | "310100") && l.applied)
+            .find(|l| is_basic_fund(&l.fund_code) && l.applied)
             .map(|l| l.deductible)
             .unwrap_or_default();
         // One row per paying fund; the hospital's waivers are not a fund
@@ -608,7 +593,7 @@ impl NhsaAnswer {
                 },
                 setl_time: a.settled_at.clone(),
                 refd_setl_flag: a.status.as_ref().map(|s| {
-                    if s == "cancelled" {
+                    if Status::Cancelled.is(Some(s)) {
                         "1".into()
                     } else {
                         "0".into()

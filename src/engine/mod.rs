@@ -4,12 +4,13 @@
 //!   the [`PolicySet`] that picks a claim's policy by date and region.
 //! - [`claim`]: the hospital's claim (JSON or XML) and its checks.
 //! - [`settle`](mod@settle): the arithmetic, layer by layer.
-//! - [`answer`]: the answer of §5, its explanation, and the national names.
+//! - [`answer`]: the answer (docs/claims-and-answers.md), its explanation, and the national names.
 //! - [`book`]: accumulators carried per person and year in memory.
 
 pub mod answer;
 pub mod book;
 pub mod claim;
+pub mod codes;
 pub mod nhsa;
 pub mod policy;
 pub mod settle;

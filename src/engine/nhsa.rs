@@ -2,8 +2,8 @@
 //! answer (`{"infcode", "err_msg", "output": {"setlinfo", "setldetail"}}`),
 //! its error wrapper, the platform's `med_type` codes, and a 2301/2304-style
 //! request read into medaid's claim. Pure: no I/O. The amounts and their
-//! mapping to platform names are [`super::answer::NhsaAnswer`]'s (DESIGN.md
-//! §5a); this module adds the envelope, the person fields and the codes.
+//! mapping to platform names are [`super::answer::NhsaAnswer`]'s
+//! (docs/nhsa-interface.md); this module adds the envelope, the person fields and the codes.
 //! Every field and where it comes from: `docs/nhsa-interface.md`.
 
 use super::answer::{Answer, NhsaAnswer, NhsaSetlDetail};
@@ -169,20 +169,12 @@ pub struct Envelope<T: Serialize> {
     pub output: Option<T>,
 }
 
-/// China time (UTC+8), where the platform's times are.
-fn china() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
-}
-
 /// A stored time (RFC 3339) as the platform writes it: China time,
 /// `yyyy-MM-dd HH:mm:ss`.
 pub fn platform_time(ts: &str) -> String {
-    match chrono::DateTime::parse_from_rfc3339(ts) {
-        Ok(t) => t
-            .with_timezone(&china())
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string(),
-        Err(_) => ts.to_string(),
+    match crate::calendar::in_china(ts) {
+        Some(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        None => ts.to_string(),
     }
 }
 
@@ -194,12 +186,12 @@ pub fn output_2304(a: &Answer, person: &NhsaPerson) -> Output2304 {
     let setl_day = a
         .settled_at
         .as_deref()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&china()).date_naive());
+        .and_then(crate::calendar::in_china)
+        .map(|t| t.date_naive());
     let basic_ratio = a
         .layers
         .iter()
-        .find(|l| matches!(l.fund_code.as_str(), "390100" | "310100") && l.applied)
+        .find(|l| super::codes::is_basic_fund(&l.fund_code) && l.applied)
         .and_then(|l| l.ratio)
         .map(|r| {
             let mut r = r;

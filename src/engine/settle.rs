@@ -4,8 +4,8 @@
 //! [`settle`] is a pure function: a compiled policy, a resolved claim, the
 //! person's identity and their accumulators for the year in; every amount
 //! and the accumulator deltas out. It does no I/O, takes no locks and
-//! allocates once (the per-layer vector). Rounding happens only where §4
-//! says: each class-B self-pay-first share, each reduction, each deductible
+//! allocates once (the per-layer vector). Rounding happens only where the
+//! contract (docs/policy-language.md) says: each class-B self-pay-first share, each reduction, each deductible
 //! factor product, each layer's pay, each target's allowance, and the
 //! reimbursement ratio.
 

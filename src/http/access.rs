@@ -218,7 +218,7 @@ pub async fn record(State(ctx): State<ApiContext>, mut req: Request, next: Next)
             .map(str::to_string);
         ctx.access.push(AccessEntry {
             seq: 0,
-            at: crate::storage::now_text(),
+            at: crate::calendar::now_text(),
             source: "api".into(),
             key_id,
             role: role.into(),

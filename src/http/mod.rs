@@ -1,4 +1,4 @@
-//! The HTTP API of `medaid serve` (DESIGN.md §7), on axum.
+//! The HTTP API of `medaid serve`, on axum (docs/ARCHITECTURE.md).
 //!
 //! One module per resource, each exposing `router()`:
 //! [`settlements`] (settle, preview, read, list, cancel, slip),
@@ -149,9 +149,9 @@ pub async fn read_text(body: Body) -> Result<String, ApiError> {
 /// Which answer format a request asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
-    /// DESIGN.md §5.
+    /// The answer as the engine writes it (docs/claims-and-answers.md).
     Standard,
-    /// The national platform's names (§5a): `?view=nhsa`.
+    /// The national platform's names (docs/nhsa-interface.md): `?view=nhsa`.
     Nhsa,
     /// The same, asked by `Accept: application/vnd.nhsa+json`.
     NhsaMedia,

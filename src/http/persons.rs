@@ -46,7 +46,7 @@ pub async fn accumulators(
         .map(|Query(q)| q)
         .map_err(|e| ApiError::bad_request("query", e.body_text()))?;
     let year = match q.year.as_deref().map(str::trim) {
-        None | Some("") => chrono::Datelike::year(&crate::storage::now_china()),
+        None | Some("") => chrono::Datelike::year(&crate::calendar::now_china()),
         Some(y) => match y.parse::<i32>() {
             Ok(y) if (1900..=9999).contains(&y) => y,
             _ => {

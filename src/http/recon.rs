@@ -1,4 +1,4 @@
-//! The medical-aid centre's endpoints (issue 5): monthly statements,
+//! The medical-aid centre's endpoints: monthly statements,
 //! checks against the hospitals' books, clearing, the disbursement report,
 //! ledgers, month close/reopen, roster matching and 应退应补.
 //!

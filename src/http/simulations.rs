@@ -1,4 +1,4 @@
-//! `POST /v1/simulations` (issue 4): an administrator replays the claims
+//! `POST /v1/simulations`: an administrator replays the claims
 //! the service stored for a discharge-date range under a baseline and
 //! scenario policies — the same `sim::simulate` as `medaid simulate` — and
 //! gets the report.

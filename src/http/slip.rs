@@ -3,6 +3,7 @@
 //! what is left to pay and the explanation lines. Every piece of text is
 //! HTML-escaped: claim ids, names and diagnoses come from outside.
 
+use crate::engine::codes::{printed_payer, Status, HOSPITAL_WAIVER};
 use crate::engine::words::rmb_upper;
 use crate::engine::Answer;
 use crate::money::fmt_percent;
@@ -27,24 +28,17 @@ pub fn escape(s: &str) -> String {
 /// The payer's name as printed.
 pub fn payer_label(payer: &str) -> &'static str {
     match payer {
-        "insurance" => "医疗保险",
-        "aid" => "医疗救助",
-        "government" => "政府兜底",
-        "charity" => "慈善救助",
-        "hospital" => "医院减免",
-        _ => "其他",
+        "hospital" => HOSPITAL_WAIVER,
+        p => printed_payer(p).unwrap_or("其他"),
     }
 }
 
 /// A stored timestamp (RFC 3339) as a reader wants it: China time,
 /// `yyyy-MM-dd HH:mm`. Text that is not a timestamp is kept as it is.
 pub fn china_minutes(ts: &str) -> String {
-    match chrono::DateTime::parse_from_rfc3339(ts) {
-        Ok(t) => t
-            .with_timezone(&crate::storage::china_offset())
-            .format("%Y-%m-%d %H:%M")
-            .to_string(),
-        Err(_) => ts.to_string(),
+    match crate::calendar::in_china(ts) {
+        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+        None => ts.to_string(),
     }
 }
 
@@ -111,9 +105,9 @@ fn money(d: rust_decimal::Decimal) -> String {
 pub fn render(a: &Answer, labels: &Labels<'_>) -> String {
     let e = escape;
     let mut h = String::with_capacity(12 * 1024);
-    let cancelled = a.status.as_deref() == Some("cancelled");
+    let cancelled = Status::Cancelled.is(a.status.as_deref());
     let printed = labels.printed_at.map(str::to_string).unwrap_or_else(|| {
-        crate::storage::now_china()
+        crate::calendar::now_china()
             .format("%Y-%m-%d %H:%M")
             .to_string()
     });
@@ -153,7 +147,7 @@ pub fn render(a: &Answer, labels: &Labels<'_>) -> String {
             h,
             "<p class=\"void\">已撤销{when}：不得作为报销或收费凭证</p>"
         );
-    } else if a.status.as_deref() == Some("preview") {
+    } else if Status::Preview.is(a.status.as_deref()) {
         h.push_str("<p class=\"void\">预结算：仅供参考，未入账</p>\n");
     }
     let dates = match (labels.admitted_on, labels.discharged_on) {

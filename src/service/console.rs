@@ -1,7 +1,7 @@
-//! The staff console's side of the service (工作台, issue 13): staff
+//! The staff console's side of the service (工作台): staff
 //! accounts and their sessions, login throttling, the console's audit log,
-//! registry import with a validation report and a preview, policy uploads
-//! in force without a restart, and simulation runs kept in the database.
+//! policy uploads in force without a restart, and simulation runs kept in
+//! the database. The roster import is in [`super::roster`].
 //!
 //! Passwords are hashed with Argon2id (PHC string, random salt). A session
 //! is a random 256-bit token in an HttpOnly cookie; the database keeps its
@@ -12,11 +12,10 @@ use crate::engine::{Policy, PolicyError, PolicySet};
 use crate::storage::console::{
     Actor, AuditEntry, AuditFilter, AuditRow, SessionRow, SimulationRun, StaffUser,
 };
-use crate::storage::{PolicyRecord, RegistryRow, StorageError};
+use crate::storage::{PolicyRecord, StorageError};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use rand::RngCore;
-use std::collections::{BTreeMap, BTreeSet};
 
 /// A session ends after this long without a request.
 pub const IDLE_SECS: i64 = 30 * 60;
@@ -143,7 +142,7 @@ impl From<StorageError> for LoginError {
 
 /// Unix seconds now (the service clock, so tests can move it).
 pub fn unix_now() -> i64 {
-    crate::storage::now_china().timestamp()
+    crate::calendar::now_china().timestamp()
 }
 
 /// A random token, 32 bytes, lower-case hex.
@@ -209,153 +208,6 @@ fn check_login(login: &str) -> Result<(), AccountError> {
             "login {login:?}: 1–32 characters of a–z, 0–9, `_` and `.`"
         )))
     }
-}
-
-/// A line-numbered problem in an uploaded file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineError {
-    pub line: usize,
-    pub message: String,
-}
-
-/// What a roster import would do, before anything is written.
-#[derive(Debug, Clone, Default)]
-pub struct RosterPreview {
-    pub errors: Vec<LineError>,
-    /// Warnings (e.g. categories no policy declares).
-    pub warnings: Vec<String>,
-    pub rows: Vec<RegistryRow>,
-    /// Persons not in the registry yet: (id, name).
-    pub added: Vec<(String, String)>,
-    /// Persons whose rows change (new period, new category, new name or
-    /// region): (id, name, what).
-    pub changed: Vec<(String, String, String)>,
-    /// Periods that now end: (id, name, category, valid_to).
-    pub ended: Vec<(String, String, String, String)>,
-    /// Rows identical to what the registry holds.
-    pub unchanged: usize,
-}
-
-impl RosterPreview {
-    /// The persons the import touches.
-    pub fn persons(&self) -> Vec<String> {
-        let mut p: BTreeSet<String> = BTreeSet::new();
-        p.extend(self.added.iter().map(|a| a.0.clone()));
-        p.extend(self.changed.iter().map(|a| a.0.clone()));
-        p.extend(self.ended.iter().map(|a| a.0.clone()));
-        p.into_iter().collect()
-    }
-}
-
-/// Parse a roster CSV (`person_id,name,category,valid_from,valid_to[,region]`),
-/// collecting every bad line instead of stopping at the first.
-pub fn parse_roster(text: &str) -> (Vec<RegistryRow>, Vec<LineError>) {
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-    let expected = ["person_id", "name", "category", "valid_from", "valid_to"];
-    match rdr.headers() {
-        Ok(h) => {
-            let got: Vec<&str> = h.iter().collect();
-            if got.len() < 5 || got[..5] != expected {
-                errors.push(LineError {
-                    line: 1,
-                    message: format!(
-                        "表头应为 {}（可再加 region），实为 {}",
-                        expected.join(","),
-                        got.join(",")
-                    ),
-                });
-                return (rows, errors);
-            }
-        }
-        Err(e) => {
-            errors.push(LineError {
-                line: 1,
-                message: format!("无法读取表头：{e}"),
-            });
-            return (rows, errors);
-        }
-    }
-    for (i, rec) in rdr.records().enumerate() {
-        let line = i + 2;
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(LineError {
-                    line,
-                    message: format!("无法读取：{e}"),
-                });
-                continue;
-            }
-        };
-        let field = |n: usize| rec.get(n).unwrap_or("").to_string();
-        let mut bad = Vec::new();
-        let date = |n: usize, label: &str, bad: &mut Vec<String>| -> Option<String> {
-            let v = field(n);
-            if v.is_empty() {
-                return None;
-            }
-            match chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
-                Ok(d) => Some(d.to_string()),
-                Err(_) => {
-                    bad.push(format!("{label} 应为日期 YYYY-MM-DD，实为 {v:?}"));
-                    None
-                }
-            }
-        };
-        let person_id = field(0);
-        if person_id.is_empty() {
-            bad.push("身份证号（person_id）为空".to_string());
-        } else if person_id.len() != 18
-            || !person_id[..17].bytes().all(|b| b.is_ascii_digit())
-            || !matches!(person_id.as_bytes()[17], b'0'..=b'9' | b'X')
-        {
-            bad.push(format!("身份证号 {person_id:?} 不是 18 位号码"));
-        }
-        if field(1).is_empty() {
-            bad.push("姓名（name）为空".to_string());
-        }
-        let from = date(3, "起始日期（valid_from）", &mut bad);
-        if field(3).is_empty() {
-            bad.push("起始日期（valid_from）为空".to_string());
-        }
-        let to = date(4, "终止日期（valid_to）", &mut bad);
-        if let (Some(f), Some(t)) = (&from, &to) {
-            if t < f {
-                bad.push("终止日期早于起始日期".to_string());
-            }
-        }
-        let region = field(5);
-        if !region.is_empty() && (region.len() != 6 || !region.bytes().all(|b| b.is_ascii_digit()))
-        {
-            bad.push(format!(
-                "参保地（region）应为 6 位区划代码，实为 {region:?}"
-            ));
-        }
-        if !bad.is_empty() {
-            errors.push(LineError {
-                line,
-                message: bad.join("；"),
-            });
-            continue;
-        }
-        if let Some(valid_from) = from {
-            rows.push(RegistryRow {
-                person_id,
-                name: field(1),
-                category: field(2),
-                valid_from,
-                valid_to: to,
-                region: (!region.is_empty()).then_some(region),
-            });
-        }
-    }
-    (rows, errors)
 }
 
 /// A policy upload that passed.
@@ -649,138 +501,6 @@ impl Service {
         Ok(self.db.audit_log(f).await?)
     }
 
-    /// Check a roster file line by line and compare it with the registry.
-    /// Nothing is written.
-    pub async fn roster_preview(&self, text: &str) -> Result<RosterPreview, ServiceError> {
-        let (rows, errors) = parse_roster(text);
-        let mut out = RosterPreview {
-            errors,
-            ..Default::default()
-        };
-        let declared: BTreeSet<&str> = self
-            .policies
-            .iter()
-            .flat_map(|p| p.categories.iter().map(|(id, _)| id.as_str()))
-            .collect();
-        let mut unknown: BTreeMap<&str, usize> = BTreeMap::new();
-        for r in &rows {
-            if !r.category.is_empty() && !declared.contains(r.category.as_str()) {
-                *unknown.entry(r.category.as_str()).or_default() += 1;
-            }
-        }
-        for (c, n) in unknown {
-            out.warnings.push(format!(
-                "类别 {c:?}（{n} 行）没有任何已加载的政策声明，结算时将被忽略"
-            ));
-        }
-        let persons: BTreeSet<String> = rows.iter().map(|r| r.person_id.clone()).collect();
-        let list: Vec<String> = persons.iter().cloned().collect();
-        let existing = if list.is_empty() {
-            Vec::new()
-        } else {
-            self.db.registry_rows(&list).await?
-        };
-        let label = |id: &str| -> String {
-            if id.is_empty() {
-                return "参保".into();
-            }
-            self.policies
-                .iter()
-                .flat_map(|p| p.categories.iter())
-                .find(|(k, _)| k == id)
-                .map_or(id.to_string(), |(_, l)| l.clone())
-        };
-        for p in &persons {
-            let theirs: Vec<&RegistryRow> = rows.iter().filter(|r| &r.person_id == p).collect();
-            let ours: Vec<&RegistryRow> = existing.iter().filter(|r| &r.person_id == p).collect();
-            let name = theirs.first().map(|r| r.name.clone()).unwrap_or_default();
-            if ours.is_empty() {
-                out.added.push((p.clone(), name));
-                continue;
-            }
-            let mut what = Vec::new();
-            for r in &theirs {
-                match ours
-                    .iter()
-                    .find(|o| o.category == r.category && o.valid_from == r.valid_from)
-                {
-                    None => what.push(format!("新增 {} 自 {}", label(&r.category), r.valid_from)),
-                    Some(o) if o == r => out.unchanged += 1,
-                    Some(o) => {
-                        if o.valid_to != r.valid_to {
-                            if let Some(t) = &r.valid_to {
-                                out.ended.push((
-                                    p.clone(),
-                                    name.clone(),
-                                    r.category.clone(),
-                                    t.clone(),
-                                ));
-                            } else {
-                                what.push(format!("{} 恢复为长期有效", label(&r.category)));
-                            }
-                        }
-                        if o.name != r.name {
-                            what.push(format!("姓名 {} → {}", o.name, r.name));
-                        }
-                        if o.region != r.region {
-                            what.push(format!(
-                                "参保地 {} → {}",
-                                o.region.as_deref().unwrap_or("无"),
-                                r.region.as_deref().unwrap_or("无")
-                            ));
-                        }
-                    }
-                }
-            }
-            if !what.is_empty() {
-                out.changed.push((p.clone(), name, what.join("；")));
-            }
-        }
-        out.rows = rows;
-        Ok(out)
-    }
-
-    /// Import a roster that has no bad line; the import and its audit row
-    /// in one transaction. Returns the preview it applied.
-    pub async fn roster_import(
-        &self,
-        text: &str,
-        file_name: &str,
-        by: &Actor,
-    ) -> Result<RosterPreview, ServiceError> {
-        let preview = self.roster_preview(text).await?;
-        if !preview.errors.is_empty() {
-            return Err(ServiceError::Invalid(
-                preview
-                    .errors
-                    .iter()
-                    .map(|e| super::FieldError::new(format!("line {}", e.line), &e.message))
-                    .collect(),
-            ));
-        }
-        let detail = format!(
-            "{} 行：新增 {} 人，变更 {} 人，终止 {} 段，未变 {} 行",
-            preview.rows.len(),
-            preview.added.len(),
-            preview.changed.len(),
-            preview.ended.len(),
-            preview.unchanged
-        );
-        self.db
-            .import_registry_audited(
-                &preview.rows,
-                &AuditEntry {
-                    actor: by,
-                    action: "registry.import",
-                    subject: file_name,
-                    reason: None,
-                    detail: Some(&detail),
-                },
-            )
-            .await?;
-        Ok(preview)
-    }
-
     /// Check a policy text against the loaded set; on success store it
     /// (by hash, with its audit row) and put it in force for every request
     /// from now on.
@@ -898,7 +618,7 @@ impl Service {
             .insert_simulation_run(
                 &SimulationRun {
                     id: id.clone(),
-                    created_at: crate::storage::now_text(),
+                    created_at: crate::calendar::now_text(),
                     created_by: by.label(),
                     title: title.to_string(),
                     request: request_json.to_string(),
@@ -932,26 +652,6 @@ mod tests {
         let p = generate_password();
         assert_eq!(p.len(), 16);
         assert_ne!(p, generate_password());
-    }
-
-    #[test]
-    fn a_roster_reports_every_bad_line() {
-        let text = "person_id,name,category,valid_from,valid_to\n\
-            411303199001011234,张三,dibao,2017-01-01,\n\
-            12345,李四,dibao,2017-13-01,\n\
-            411303199001011235,,tekun,2017-02-01,2017-01-01\n\
-            411303199001011236,王五,,2017-01-01,\n";
-        let (rows, errors) = parse_roster(text);
-        assert_eq!(rows.len(), 2);
-        assert_eq!(errors.len(), 2, "{errors:?}");
-        assert_eq!(errors[0].line, 3);
-        assert!(errors[0].message.contains("18 位"), "{}", errors[0].message);
-        assert!(errors[0].message.contains("valid_from"));
-        assert_eq!(errors[1].line, 4);
-        assert!(errors[1].message.contains("姓名"));
-        assert!(errors[1].message.contains("早于"));
-        let (_, errors) = parse_roster("a,b\n1,2\n");
-        assert_eq!(errors[0].line, 1);
     }
 
     #[test]

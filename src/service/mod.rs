@@ -8,22 +8,27 @@
 //! then it calls the engine inside the storage transaction that holds the
 //! person's accumulators. The arithmetic is the engine's alone.
 
+mod accumulators;
 pub mod console;
 pub mod directory;
 pub mod keys;
 pub mod recon;
+pub mod roster;
 pub mod simulation;
 pub mod verify;
 
+pub use accumulators::{AccumulatorLine, AccumulatorsView};
+
+use crate::calendar;
+use crate::engine::codes::Status;
 use crate::engine::{
     self, claim, Accumulator, Answer, Claim, ClaimError, Identity, Policy, PolicySet, ResolvedClaim,
 };
-use crate::money::{fmt2, to_fen};
+use crate::money::to_fen;
 use crate::storage::{
     self, Amounts, CancelOutcome, Db, Hospital, LayerRow, NewReversal, NewSettlement, SettleKey,
     SettleOutcome, SettlementRow, StorageError,
 };
-use chrono::Datelike;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -216,38 +221,6 @@ struct CancelledAnswer {
     answer: Answer,
     cancelled_at: String,
     reversal_id: String,
-}
-
-/// A person's accumulators for a year (`GET /v1/persons/{id}/accumulators`).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AccumulatorsView {
-    pub person_id: String,
-    pub year: i32,
-    /// The policy whose layers (and caps) are shown.
-    pub policy_id: Option<String>,
-    pub layers: Vec<AccumulatorLine>,
-    /// Shared annual limits (共用限额) of the policy: `id` is the pool id.
-    pub pools: Vec<AccumulatorLine>,
-    /// Per-disease limits (`cap.per_group`): `id` is `layer@group`.
-    pub per_disease: Vec<AccumulatorLine>,
-}
-
-/// One layer's running totals (amounts in yuan, two decimals).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AccumulatorLine {
-    pub id: String,
-    /// The layer's, pool's or disease group's name in the policy.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    pub deductible_used: String,
-    pub eligible_cum: String,
-    pub paid: String,
-    /// The annual cap (the default amount when the cap depends on the
-    /// disease group); null when uncapped, per admission, or the person is
-    /// exempt.
-    pub cap: Option<String>,
-    /// `max(0, cap − paid)`; null where `cap` is.
-    pub remaining: Option<String>,
 }
 
 /// The service: a database and the policies in force (loaded at start,
@@ -502,7 +475,7 @@ impl Service {
         };
         // The time is read here, on the request's task (whose clock tests
         // may fix), not on the writer's.
-        let now = storage::now_china();
+        let now = calendar::now_china();
         let outcome = self
             .db
             .commit_settlement(&key, move |accs| {
@@ -548,7 +521,7 @@ impl Service {
         let comp = engine::settle(p.policy(), &p.resolved, p.identity, &accs)
             .map_err(|e| e.for_claim(&c.claim_id))?;
         let mut answer = Answer::build(p.policy(), &c, p.resolved.year, &comp);
-        answer.status = Some("preview".into());
+        answer.status = Some(Status::Preview.code().into());
         Ok(answer)
     }
 
@@ -561,23 +534,23 @@ impl Service {
         let outcome = self
             .db
             .cancel_settlement(id, hospital, |original| {
-                let now = storage::now_china();
+                let now = calendar::now_china();
                 let reversal_id = new_id();
                 let mut answer: Answer =
                     serde_json::from_str(&original.answer_json).map_err(|e| {
                         StorageError::Corrupt(format!("stored answer of {}: {e}", original.id))
                     })?;
-                answer.status = Some("cancelled".into());
+                answer.status = Some(Status::Cancelled.code().into());
                 let answer_json = serde_json::to_string(&CancelledAnswer {
                     answer,
-                    cancelled_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                    cancelled_at: calendar::answer_time(now),
                     reversal_id: reversal_id.clone(),
                 })
                 .map_err(|e| StorageError::Corrupt(format!("answer: {e}")))?;
                 Ok(NewReversal {
                     id: reversal_id,
-                    committed_at: storage::timestamp_text(now),
-                    booked_month: now.format("%Y-%m").to_string(),
+                    committed_at: calendar::timestamp_text(now),
+                    booked_month: calendar::month_of(now),
                     answer_json,
                 })
             })
@@ -596,164 +569,6 @@ impl Service {
             }),
             CancelOutcome::NotFound => Err(ServiceError::NotFound),
         }
-    }
-
-    /// A person's accumulators for `year`, laid out by the policy of their
-    /// latest settlement that year (or the policy in force that year).
-    pub async fn accumulators(
-        &self,
-        person_id: &str,
-        year: i32,
-    ) -> Result<AccumulatorsView, ServiceError> {
-        let stored = self.db.accumulators(person_id, year).await?;
-        let today = storage::now_china().date_naive();
-        let as_of =
-            chrono::NaiveDate::from_ymd_opt(year, 12, 31).map_or(today, |end| end.min(today));
-        let held = self
-            .db
-            .person_categories(person_id, &as_of.to_string())
-            .await?;
-        if held.is_none() && stored.is_empty() {
-            return Err(ServiceError::NotFound);
-        }
-        let held = held.unwrap_or_default();
-        let policy = match self.db.latest_policy_of(person_id, year).await? {
-            Some(id) => self.policies.by_id(&id),
-            None => None,
-        }
-        .or_else(|| {
-            let in_year: Vec<&Policy> = self
-                .policies
-                .policies()
-                .iter()
-                .filter(|p| p.effective_from.year() <= year && year <= p.effective_to.year())
-                .collect();
-            in_year
-                .iter()
-                .find(|p| p.covers(as_of))
-                .or_else(|| in_year.last())
-                .copied()
-        });
-        let mut layers = Vec::new();
-        let (mut pools, mut per_disease) = (Vec::new(), Vec::new());
-        let mut shown: Vec<&str> = Vec::new();
-        if let Some(policy) = policy {
-            let mask = held
-                .iter()
-                .filter_map(|c| policy.category_index(c))
-                .fold(0, |m, i| m | engine::policy::bit(i));
-            // A cap by disease group depends on each claim's diagnosis: show
-            // the largest that applied to one of the person's claims this
-            // year (the default before any claim), so `paid` never shows
-            // above `cap`.
-            let groups: Vec<engine::policy::Mask> = self
-                .db
-                .active_claims_of(person_id, year)
-                .await?
-                .iter()
-                .filter_map(|j| serde_json::from_str::<Diagnoses>(j).ok())
-                .map(|d| policy.groups_of(d.diagnoses.first().map(String::as_str)))
-                .collect();
-            for l in &policy.layers {
-                let acc = stored
-                    .iter()
-                    .find(|(id, _)| *id == l.id)
-                    .map(|(_, a)| *a)
-                    .unwrap_or_default();
-                let cap = l
-                    .cap
-                    .as_ref()
-                    .filter(|c| c.per_year && !c.per_group && c.exempt & mask == 0)
-                    .map(|c| {
-                        groups
-                            .iter()
-                            .map(|g| c.amount_for(*g))
-                            .max()
-                            .unwrap_or(c.default)
-                    });
-                let mut ln = line(&l.id, &acc, cap);
-                ln.name = Some(l.display_name().to_string());
-                layers.push(ln);
-                shown.push(&l.id);
-            }
-            let acc_of = |key: &str| {
-                stored
-                    .iter()
-                    .find(|(id, _)| id == key)
-                    .map(|(_, a)| *a)
-                    .unwrap_or_default()
-            };
-            for (i, pool) in policy.pools.iter().enumerate() {
-                let key = &policy.slots[policy.pool_slot(i)];
-                let mut ln = line(&pool.id, &acc_of(key), pool.amount_for(mask));
-                ln.name = Some(pool.display_name().to_string());
-                pools.push(ln);
-                shown.push(key);
-            }
-            for l in &policy.layers {
-                let (Some(gs), Some(cap)) = (&l.group_slots, &l.cap) else {
-                    continue;
-                };
-                let exempt = cap.exempt & mask != 0;
-                let entries = policy
-                    .groups
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(g, grp)| {
-                        gs.by_group[g].map(|slot| (slot, cap.by_group[g], grp.label.clone()))
-                    })
-                    .chain(std::iter::once((
-                        gs.default,
-                        Some(cap.default),
-                        "其他".to_string(),
-                    )));
-                for (slot, amount, label) in entries {
-                    let key = &policy.slots[slot];
-                    let amount = cap
-                        .by_category
-                        .as_deref()
-                        .and_then(|t| engine::policy::highest_held(t, mask))
-                        .or(amount)
-                        .filter(|_| !exempt);
-                    let mut ln = line(key, &acc_of(key), amount);
-                    ln.name = Some(format!("{} {label}", l.display_name()));
-                    per_disease.push(ln);
-                    shown.push(key);
-                }
-            }
-        }
-        for (id, acc) in &stored {
-            if !shown.contains(&id.as_str()) {
-                layers.push(line(id, acc, None));
-            }
-        }
-        Ok(AccumulatorsView {
-            person_id: person_id.to_string(),
-            year,
-            policy_id: policy.map(|p| p.id.clone()),
-            layers,
-            pools,
-            per_disease,
-        })
-    }
-}
-
-/// The one field of a stored claim the accumulators view needs.
-#[derive(serde::Deserialize)]
-struct Diagnoses {
-    #[serde(default)]
-    diagnoses: Vec<String>,
-}
-
-fn line(id: &str, acc: &Accumulator, cap: Option<rust_decimal::Decimal>) -> AccumulatorLine {
-    AccumulatorLine {
-        id: id.to_string(),
-        name: None,
-        deductible_used: fmt2(acc.deductible_used),
-        eligible_cum: fmt2(acc.eligible_cum),
-        paid: fmt2(acc.paid),
-        cap: cap.map(fmt2),
-        remaining: cap.map(|c| fmt2((c - acc.paid).max(rust_decimal::Decimal::ZERO))),
     }
 }
 
@@ -781,8 +596,8 @@ fn build_settlement(
     let mut answer = Answer::build(p.policy(), c, p.resolved.year, &comp);
     let id = new_id();
     answer.settlement_id = Some(id.clone());
-    answer.status = Some("settled".into());
-    answer.settled_at = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false));
+    answer.status = Some(Status::Settled.code().into());
+    answer.settled_at = Some(calendar::answer_time(now));
     let answer_json = serde_json::to_string(&answer)
         .map_err(|e| StorageError::Corrupt(format!("answer: {e}")))?;
     let layers = p
@@ -795,7 +610,7 @@ fn build_settlement(
             position: i as i64,
             layer_id: l.id.clone(),
             fund_code: l.effective_fund_code().to_string(),
-            payer: l.payer.as_str().to_string(),
+            payer: l.payer.code().to_string(),
             applied: o.applied,
             cap_limited: o.cap_limited,
             base: to_fen(o.base),
@@ -852,8 +667,8 @@ fn build_settlement(
             claim_hash: claim_hash.to_string(),
             claim_json: claim_json.to_string(),
             answer_json,
-            committed_at: storage::timestamp_text(now),
-            booked_month: now.format("%Y-%m").to_string(),
+            committed_at: calendar::timestamp_text(now),
+            booked_month: calendar::month_of(now),
         },
         layers,
     })

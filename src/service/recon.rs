@@ -1,8 +1,10 @@
-//! The medical-aid centre's side of the service (issue 5): statements,
+//! The medical-aid centre's side of the service: statements,
 //! checks, clearing, ledgers, month close, and 应退应补 — the glue between
 //! storage (rows and sums) and the pure [`crate::recon`] module.
 
 use super::{build_settlement, new_id, CancelledAnswer, Prepared, Service, ServiceError};
+use crate::calendar;
+use crate::engine::codes::{Payer, Status, HOSPITAL_WAIVER};
 use crate::engine::{claim, Accumulator, Answer, Claim};
 use crate::money::from_fen;
 use crate::recon::check::{self, check_details, check_totals, read_totals};
@@ -394,7 +396,7 @@ impl Service {
                 &layer_accs,
                 &s.claim_json,
                 &s.claim_hash,
-                storage::now_china(),
+                calendar::now_china(),
             )?;
             for l in &new.layers {
                 let a = accs.entry((year, l.layer_id.clone())).or_default();
@@ -409,13 +411,13 @@ impl Service {
                 .map_err(|e| StorageError::Corrupt(format!("answer of {}: {e}", s.id)))?;
             let new_answer: Answer = serde_json::from_str(&new.row.answer_json)
                 .map_err(|e| StorageError::Corrupt(format!("answer: {e}")))?;
-            let now = storage::now_china();
+            let now = calendar::now_china();
             let reversal_id = new_id();
             let mut cancelled = old.clone();
-            cancelled.status = Some("cancelled".into());
+            cancelled.status = Some(Status::Cancelled.code().into());
             let answer_json = serde_json::to_string(&CancelledAnswer {
                 answer: cancelled,
-                cancelled_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                cancelled_at: calendar::answer_time(now),
                 reversal_id: reversal_id.clone(),
             })
             .map_err(|e| StorageError::Corrupt(format!("answer: {e}")))?;
@@ -429,8 +431,8 @@ impl Service {
                     original_id: s.id.clone(),
                     reversal: NewReversal {
                         id: reversal_id,
-                        committed_at: storage::timestamp_text(now),
-                        booked_month: now.format("%Y-%m").to_string(),
+                        committed_at: calendar::timestamp_text(now),
+                        booked_month: calendar::month_of(now),
                         answer_json,
                     },
                     new,
@@ -525,7 +527,13 @@ fn by_person(
     m
 }
 
-const PAYERS: [&str; 4] = ["insurance", "aid", "government", "charity"];
+/// The payers' codes, in the policy model's order.
+const PAYERS: [&str; 4] = [
+    Payer::Insurance.code(),
+    Payer::Aid.code(),
+    Payer::Government.code(),
+    Payer::Charity.code(),
+];
 
 /// The re-settlements as a report: one row per settlement with the
 /// difference per payer and for the patient, and totals per payer.
@@ -569,7 +577,7 @@ pub fn resettle_report(planned: &[Planned], bad: &[Unresolvable], done: bool) ->
         );
     }
     for (k, l) in [
-        ("hospital_waived", "医院减免"),
+        ("hospital_waived", HOSPITAL_WAIVER),
         ("patient_payable", "个人自付"),
     ] {
         t.add_col(&format!("{k}_old"), &format!("{l} 原"), ColType::Money);

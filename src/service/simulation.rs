@@ -1,4 +1,4 @@
-//! Funding-gap simulation on the claims the service stored (issue 4):
+//! Funding-gap simulation on the claims the service stored:
 //! `POST /v1/simulations` and `medaid simulate --database-url`.
 //!
 //! The claims are those of the active settlements discharged in a date

@@ -2,7 +2,8 @@
 //! how it ended; and the 冲正 tombstones of claims reversed before they
 //! arrived.
 
-use super::{begin_write, now_text, with_pool, Db, Result};
+use super::{begin_write, with_pool, Db, Result};
+use crate::calendar::now_text;
 use sqlx::Row;
 
 /// One act of an API key (or of an operator at the command line).

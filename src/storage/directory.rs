@@ -2,7 +2,8 @@
 //! (救助对象名册): where the service takes a claim's level and the person's
 //! categories from, instead of trusting the hospital.
 
-use super::{begin_write, now_text, with_pool, Db, Result};
+use super::{begin_write, with_pool, Db, Result};
+use crate::calendar::now_text;
 use sqlx::Row;
 
 /// One hospital of the directory.

@@ -1,6 +1,7 @@
 //! API keys: only their SHA-256 hash is stored, under a public key id.
 
-use super::{begin_write, now_text, with_pool, Db, Result};
+use super::{begin_write, with_pool, Db, Result};
+use crate::calendar::now_text;
 use sqlx::Row;
 
 /// A stored key (never the key itself).

@@ -152,7 +152,7 @@ macro_rules! booking_month {
                          ON CONFLICT (month) DO NOTHING",
                     )
                     .bind(&month)
-                    .bind($crate::storage::now_text())
+                    .bind($crate::calendar::now_text())
                     .execute(&mut *$tx)
                     .await?;
                     sqlx::query_scalar("SELECT status FROM months WHERE month = $1 FOR SHARE")
@@ -170,27 +170,13 @@ macro_rules! booking_month {
             if status.as_deref() != Some("closed") {
                 break month;
             }
-            month = $crate::storage::next_month(&month).ok_or_else(|| {
+            month = $crate::calendar::next_month(&month).ok_or_else(|| {
                 $crate::storage::StorageError::Corrupt(format!("bad month {month:?}"))
             })?;
         }
     }};
 }
 pub(crate) use booking_month;
-
-/// `"2017-12"` → `"2018-01"`.
-pub fn next_month(month: &str) -> Option<String> {
-    let (y, m) = month.split_once('-')?;
-    let (y, m): (i32, u32) = (y.parse().ok()?, m.parse().ok()?);
-    if !(1..=12).contains(&m) {
-        return None;
-    }
-    Some(if m == 12 {
-        format!("{:04}-01", y + 1)
-    } else {
-        format!("{y:04}-{:02}", m + 1)
-    })
-}
 
 /// Expand `$body` once per backend with `$pool` bound to the concrete pool
 /// and `$backend` to its [`Backend`].
@@ -435,44 +421,9 @@ pub struct PolicyRecord<'a> {
     pub source: &'a str,
 }
 
-/// China Standard Time (UTC+8, no daylight saving): the time zone of
-/// timestamps and booking months.
-pub fn china_offset() -> chrono::FixedOffset {
-    use chrono::Offset;
-    chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| chrono::Utc.fix())
-}
-
-tokio::task_local! {
-    /// A fixed "now" for the current task (tests and replays): see
-    /// [`with_clock`].
-    static CLOCK: chrono::DateTime<chrono::FixedOffset>;
-}
-
-/// Run `f` with `now_china()` fixed at `at` inside it (this task only).
-/// Tests use it to book settlements in past months.
-pub async fn with_clock<F: std::future::Future>(
-    at: chrono::DateTime<chrono::FixedOffset>,
-    f: F,
-) -> F::Output {
-    CLOCK.scope(at, f).await
-}
-
-/// Now, in China time.
-pub fn now_china() -> chrono::DateTime<chrono::FixedOffset> {
-    CLOCK
-        .try_with(|t| *t)
-        .unwrap_or_else(|_| chrono::Utc::now().with_timezone(&china_offset()))
-}
-
-/// Now as stored: RFC 3339 with microseconds, +08:00.
-pub fn now_text() -> String {
-    timestamp_text(now_china())
-}
-
-/// A timestamp as stored.
-pub fn timestamp_text(t: chrono::DateTime<chrono::FixedOffset>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
-}
+/// The clock, as the reconciliation code still reaches it through
+/// storage; new code uses [`crate::calendar`].
+pub use crate::calendar::{china_offset, now_china, now_text, with_clock};
 
 #[cfg(test)]
 mod tests {
@@ -517,13 +468,5 @@ mod tests {
                 .await
                 .expect("the pool handed out a poisoned connection");
         }
-    }
-
-    #[test]
-    fn next_month_rolls_the_year() {
-        assert_eq!(super::next_month("2017-05").as_deref(), Some("2017-06"));
-        assert_eq!(super::next_month("2017-12").as_deref(), Some("2018-01"));
-        assert_eq!(super::next_month("2017-13"), None);
-        assert_eq!(super::next_month("x"), None);
     }
 }

@@ -1,4 +1,4 @@
-//! The stored claims a funding-gap simulation replays (issue 4): the active
+//! The stored claims a funding-gap simulation replays: the active
 //! settlements of a discharge-date range, with the identity the service
 //! settled them under.
 //!

@@ -2,7 +2,6 @@
 //! database, and it names each invariant that a tampered row breaks.
 
 use crate::helpers::*;
-use crate::on_both;
 
 on_both!(audit_finds_what_was_tampered);
 
@@ -35,6 +34,7 @@ async fn audit_finds_what_was_tampered(app: TestApp) {
     assert!(report.findings.is_empty(), "{:?}", report.findings);
 
     // one fen too many on an accumulator is found and named
+    app.skip_audit();
     exec(
         &app._fresh.url,
         "UPDATE accumulators SET paid = paid + 1 WHERE layer_id = 'basic'",

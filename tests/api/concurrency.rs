@@ -6,7 +6,7 @@ use super::helpers::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-crate::on_both!(caps_hold_under_concurrency);
+on_both!(caps_hold_under_concurrency);
 
 /// Fire `n` distinct claims for `persons` people from three hospitals at
 /// once against `bases` (servers, round robin); returns every answer.

@@ -29,7 +29,7 @@ pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
-/// The policy of the tests: DESIGN.md's example (so the worked example's
+/// The policy of the tests: the worked example's (so the example's
 /// numbers can be checked to the fen).
 pub fn policy_path() -> PathBuf {
     repo_path("fixtures/design/policy.toml")
@@ -166,7 +166,35 @@ pub async fn seed(db: &Db) {
     db.upsert_registry(&rows).await.expect("registry");
 }
 
-/// A running service and keys for every role.
+/// Run `$test(app)` on SQLite and on PostgreSQL. (This file is shared
+/// with `tests/recon.rs` and `tests/console`, which do not use it.)
+#[allow(unused_macros)]
+macro_rules! on_both {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            use crate::helpers::{spawn_app, Backend};
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let app = spawn_app(Backend::Sqlite).await.expect("sqlite app");
+                super::$test(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                match spawn_app(Backend::Postgres).await {
+                    Some(app) => super::$test(app).await,
+                    None => crate::helpers::skipped(stringify!($test)),
+                }
+            }
+        }
+    )*};
+}
+#[allow(unused_imports)]
+pub(crate) use on_both;
+
+/// A running service and keys for every role. When it is dropped at the
+/// end of a test that did not panic, the database is audited
+/// (`Db::audit`, as `medaid audit`: conservation, reversals, every
+/// accumulator against its person's rows), and a finding fails the test.
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
@@ -177,7 +205,59 @@ pub struct TestApp {
     pub h3: String,
     pub centre: String,
     pub admin: String,
+    /// Cleared by [`TestApp::skip_audit`] for a test that breaks the
+    /// invariants on purpose.
+    audit_on_drop: std::sync::atomic::AtomicBool,
     pub _fresh: FreshDb,
+}
+
+impl TestApp {
+    /// Do not audit when dropped: the test tampered with the rows.
+    pub fn skip_audit(&self) {
+        self.audit_on_drop
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            || !self
+                .audit_on_drop
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
+        // A fresh connection on a runtime of its own (Drop cannot await).
+        // A settlement a test left in flight may commit between the
+        // audit's queries, so a finding is confirmed by a second audit.
+        let url = self._fresh.url.clone();
+        let findings = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let db = Db::connect(&ConnectOptions::new(&url))
+                    .await
+                    .expect("connect for the audit");
+                let mut findings = db.audit().await.expect("audit").findings;
+                if !findings.is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    findings = db.audit().await.expect("audit").findings;
+                }
+                db.close().await;
+                findings
+            })
+        })
+        .join()
+        .expect("the audit thread");
+        assert!(
+            findings.is_empty(),
+            "the audit at the end of the test found {} broken invariant(s): {findings:#?}",
+            findings.len()
+        );
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
@@ -237,6 +317,7 @@ pub async fn spawn_app_full(
         h3,
         centre,
         admin,
+        audit_on_drop: std::sync::atomic::AtomicBool::new(true),
         _fresh: fresh,
     })
 }
@@ -352,17 +433,21 @@ impl TestApp {
         r.json()["total"].as_i64().expect("total")
     }
 
-    /// The storage invariant: every accumulator is the sum of its rows.
+    /// Every stored invariant (`Db::audit`: each accumulator the sum of its
+    /// rows, conservation, reversals), checked now in the middle of a test;
+    /// the same audit runs when the app is dropped.
     pub async fn assert_ledger_balanced(&self) {
-        let m = self.db.audit_accumulators().await.expect("audit");
+        let report = self.db.audit().await.expect("audit");
         assert!(
-            m.is_empty(),
-            "accumulators differ from their settlements: {m:?}"
+            report.findings.is_empty(),
+            "the audit found {} broken invariant(s): {:#?}",
+            report.findings.len(),
+            report.findings
         );
     }
 }
 
-/// DESIGN.md's example claim, for `hospital` (H0002 is the county one).
+/// The worked example's claim (docs/claims-and-answers.md), for `hospital` (H0002 is the county one).
 pub fn design_claim(claim_id: &str, hospital: &str) -> Value {
     json!({
         "claim_id": claim_id,

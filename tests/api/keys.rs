@@ -1,7 +1,6 @@
 //! Key revocation: a revoked key is refused (401), the others still work.
 
 use crate::helpers::*;
-use crate::on_both;
 use medaid::service::keys::{key_id, Role};
 
 on_both!(revoked_keys_are_refused);

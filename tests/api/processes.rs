@@ -1,5 +1,5 @@
 //! Two `medaid serve` processes on one database, set up with the commands
-//! of the command line only: the caps still hold across processes, and a
+//! of docs/operations.md only: the caps still hold across processes, and a
 //! process killed mid-load loses no acknowledged settlement.
 
 use super::concurrency::{check_caps, race};

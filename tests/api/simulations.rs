@@ -1,8 +1,7 @@
-//! `POST /v1/simulations` (issue 4): the stored claims of a date range
+//! `POST /v1/simulations`: the stored claims of a date range
 //! replayed under a baseline and scenarios; admin only; the HTML report.
 
 use crate::helpers::*;
-use crate::on_both;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -409,7 +408,7 @@ async fn downloads_the_html_report(app: TestApp) {
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("<svg"), "charts are inline SVG");
         assert!(html.contains("wolong-2017-aid80"));
-        // No internal wording for the administrator (issue 11).
+        // No internal wording for the administrator.
         assert!(html.contains("方案使医疗救助支出"), "headline");
         for internal in [
             "scenarios[0]",

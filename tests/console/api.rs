@@ -152,7 +152,7 @@ async fn csrf_and_audit_on(backend: Backend) {
         .settle(&app.h2, &helpers::design_claim("C-1", "H0002"))
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    let month = medaid::storage::now_china().format("%Y-%m").to_string();
+    let month = medaid::calendar::this_month();
     let c = Console::login(&app, "zhangsan").await;
     let path = format!("/console/months/{month}/close");
     // No token, a wrong token: refused, nothing closed.
@@ -410,40 +410,40 @@ async fn sessions_expire_on(backend: Backend) {
     };
     staff::create(&app, "zhangsan", "张三", StaffRole::Centre).await;
     let svc = Service::new(app.db.clone(), PolicySet::default());
-    let t0 = medaid::storage::now_china();
-    let (token, _) = medaid::storage::with_clock(t0, svc.login("zhangsan", PASSWORD, "127.0.0.9"))
+    let t0 = medaid::calendar::now_china();
+    let (token, _) = medaid::calendar::with_clock(t0, svc.login("zhangsan", PASSWORD, "127.0.0.9"))
         .await
         .unwrap();
     let later = |secs: i64| t0 + chrono::Duration::seconds(secs);
     // Used within the idle time: alive, and the use moves the idle clock.
-    let s = medaid::storage::with_clock(later(IDLE_SECS - 60), svc.session(&token))
+    let s = medaid::calendar::with_clock(later(IDLE_SECS - 60), svc.session(&token))
         .await
         .unwrap();
     assert!(s.is_some());
-    let s = medaid::storage::with_clock(later(2 * IDLE_SECS - 120), svc.session(&token))
+    let s = medaid::calendar::with_clock(later(2 * IDLE_SECS - 120), svc.session(&token))
         .await
         .unwrap();
     assert!(s.is_some(), "activity keeps a session alive");
     // Idle too long: gone, and stays gone.
-    let s = medaid::storage::with_clock(later(3 * IDLE_SECS + 60), svc.session(&token))
+    let s = medaid::calendar::with_clock(later(3 * IDLE_SECS + 60), svc.session(&token))
         .await
         .unwrap();
     assert!(s.is_none());
     assert!(svc.session(&token).await.unwrap().is_none());
 
     // However busy, a session ends 12 hours after login.
-    let (token, _) = medaid::storage::with_clock(t0, svc.login("zhangsan", PASSWORD, "127.0.0.9"))
+    let (token, _) = medaid::calendar::with_clock(t0, svc.login("zhangsan", PASSWORD, "127.0.0.9"))
         .await
         .unwrap();
     let mut at = 0;
     while at + IDLE_SECS / 2 < ABSOLUTE_SECS {
         at += IDLE_SECS / 2;
-        let s = medaid::storage::with_clock(later(at), svc.session(&token))
+        let s = medaid::calendar::with_clock(later(at), svc.session(&token))
             .await
             .unwrap();
         assert!(s.is_some(), "alive {at} s after login");
     }
-    let s = medaid::storage::with_clock(later(ABSOLUTE_SECS + 1), svc.session(&token))
+    let s = medaid::calendar::with_clock(later(ABSOLUTE_SECS + 1), svc.session(&token))
         .await
         .unwrap();
     assert!(s.is_none(), "a session ends 12 h after login");

@@ -198,7 +198,7 @@ async fn a_clerk_closes_the_month_and_sees_who_closed_it() {
     }
     let _one = ONE_AT_A_TIME.lock().await;
     let app = app().await;
-    let month = medaid::storage::now_china().format("%Y-%m").to_string();
+    let month = medaid::calendar::this_month();
     let mut b = Browser::start("month-close").await;
     login(&mut b, &app, "zhangsan").await;
     b.goto(&format!("{}/console/months?month={month}", app.base))

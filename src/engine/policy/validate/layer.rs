@@ -107,10 +107,7 @@ impl Validator {
             return None;
         };
         match self.string(&p, n).as_deref() {
-            Some("insurance") => Some(Payer::Insurance),
-            Some("aid") => Some(Payer::Aid),
-            Some("government") => Some(Payer::Government),
-            Some("charity") => Some(Payer::Charity),
+            Some(code) if Payer::from_code(code).is_some() => Payer::from_code(code),
             Some(other) => {
                 self.err(
                     &p,

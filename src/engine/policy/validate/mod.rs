@@ -220,8 +220,7 @@ impl Validator {
         let mut nth_insurance = 0;
         for l in &mut layers {
             if l.payer == Payer::Insurance && l.fund_code.is_none() {
-                l.fund_code =
-                    Some(["390100", "390200", "390300"][nth_insurance.min(2)].to_string());
+                l.fund_code = Some(l.payer.default_fund(nth_insurance).code().to_string());
             }
             if l.payer == Payer::Insurance {
                 nth_insurance += 1;
