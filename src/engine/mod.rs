@@ -7,6 +7,7 @@
 //! - [`answer`]: the answer (docs/claims-and-answers.md), its explanation, and the national names.
 //! - [`book`]: accumulators carried per person and year in memory.
 
+pub mod amounts;
 pub mod answer;
 pub mod book;
 pub mod claim;

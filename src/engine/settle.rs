@@ -9,6 +9,7 @@
 //! factor product, each layer's pay, each target's allowance, and the
 //! reimbursement ratio.
 
+use super::amounts::Breakdown;
 use super::claim::{Identity, ItemClass, ResolvedClaim};
 use super::policy::{bit, Band, Base, ByLevel, Deductible, Layer, LayerKind, Place, Policy};
 use crate::money::{from_fen, round2, round4, to_fen};
@@ -160,6 +161,21 @@ pub struct Computation {
 impl Computation {
     pub fn reduction(&self) -> Decimal {
         self.reduction_in + self.reduction_out
+    }
+    /// The ten amounts of the settlement.
+    pub fn breakdown(&self) -> Breakdown<Decimal> {
+        Breakdown {
+            total: self.total,
+            free_items: self.free_items,
+            reduction: self.reduction(),
+            hospital_waived: self.hospital_waived,
+            over_limit: self.over_limit,
+            self_pay_first: self.self_pay_first,
+            fully_self_pay: self.fully_self_pay,
+            in_policy: self.in_policy,
+            fund_paid: self.fund_paid,
+            patient_payable: self.patient_payable,
+        }
     }
     pub fn out_of_policy(&self) -> Decimal {
         self.over_limit + self.self_pay_first + self.fully_self_pay

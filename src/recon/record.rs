@@ -384,18 +384,7 @@ impl SettlementRecord {
 
 /// The amounts of a settlement, in the order of [`SettlementRecord::amounts_fen`]:
 /// (key, label).
-pub const AMOUNT_KEYS: [(&str, &str); 10] = [
-    ("total", "医疗总费用"),
-    ("free_items", "免收项目"),
-    ("reduction", "费用减免"),
-    ("hospital_waived", "医院减免合计"),
-    ("over_limit", "超限价"),
-    ("self_pay_first", "先行自付"),
-    ("fully_self_pay", "全自费"),
-    ("in_policy", "政策范围内"),
-    ("fund_paid", "基金支付合计"),
-    ("patient_payable", "个人自付"),
-];
+pub use crate::engine::amounts::FIELDS as AMOUNT_KEYS;
 
 /// Sum a fen array into decimals.
 pub fn fen_to_decimals<const N: usize>(a: &[i64; N]) -> [Decimal; N] {

@@ -26,7 +26,7 @@ use crate::engine::{
 };
 use crate::money::to_fen;
 use crate::storage::{
-    self, Amounts, CancelOutcome, Db, Hospital, LayerRow, NewReversal, NewSettlement, SettleKey,
+    self, CancelOutcome, Db, Hospital, LayerRow, NewReversal, NewSettlement, SettleKey,
     SettleOutcome, SettlementRow, StorageError,
 };
 use serde::Serialize;
@@ -652,18 +652,7 @@ fn build_settlement(
             year: p.resolved.year,
             policy_id: p.policy().id.clone(),
             policy_hash: p.policy().hash.clone(),
-            amounts: Amounts {
-                total: to_fen(comp.total),
-                free_items: to_fen(comp.free_items),
-                reduction: to_fen(comp.reduction()),
-                hospital_waived: to_fen(comp.hospital_waived),
-                over_limit: to_fen(comp.over_limit),
-                self_pay_first: to_fen(comp.self_pay_first),
-                fully_self_pay: to_fen(comp.fully_self_pay),
-                in_policy: to_fen(comp.in_policy),
-                fund_paid: to_fen(comp.fund_paid),
-                patient_payable: to_fen(comp.patient_payable),
-            },
+            amounts: comp.breakdown().to_fen(),
             claim_hash: claim_hash.to_string(),
             claim_json: claim_json.to_string(),
             answer_json,

@@ -17,19 +17,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// The amounts of a settlement in fen (negated on a reversal).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Amounts {
-    pub total: i64,
-    pub free_items: i64,
-    pub reduction: i64,
-    pub hospital_waived: i64,
-    pub over_limit: i64,
-    pub self_pay_first: i64,
-    pub fully_self_pay: i64,
-    pub in_policy: i64,
-    pub fund_paid: i64,
-    pub patient_payable: i64,
-}
+pub type Amounts = crate::engine::amounts::Breakdown<i64>;
 
 /// One policy layer's share of a settlement, in fen. `deductible`,
 /// `eligible` and `paid` are exactly what the settlement added to the

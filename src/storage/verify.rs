@@ -3,6 +3,7 @@
 //! accumulators.
 
 use super::{with_pool, Db, Result};
+use crate::engine::amounts::FIELDS;
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -58,22 +59,8 @@ impl Db {
             let mut index = HashMap::with_capacity(rows.len());
             for r in rows {
                 let mut amounts = [0i64; 10];
-                for (i, c) in [
-                    "total",
-                    "free_items",
-                    "reduction",
-                    "hospital_waived",
-                    "over_limit",
-                    "self_pay_first",
-                    "fully_self_pay",
-                    "in_policy",
-                    "fund_paid",
-                    "patient_payable",
-                ]
-                .iter()
-                .enumerate()
-                {
-                    amounts[i] = r.try_get(*c)?;
+                for (slot, (column, _)) in amounts.iter_mut().zip(FIELDS) {
+                    *slot = r.try_get(column)?;
                 }
                 let year: i64 = r.try_get("year")?;
                 let id: String = r.try_get("id")?;
