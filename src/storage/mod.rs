@@ -299,6 +299,12 @@ impl Db {
             let pool = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(8))
                 .acquire_timeout(Duration::from_secs(60))
+                // No ping before each use: a local file has no peer to
+                // lose, the pool already pings every connection given back
+                // (which also flushes a dropped transaction's rollback), and
+                // `heal` checks the transaction depth. Each ping is a round
+                // trip to the connection's thread: a third of a read's cost.
+                .test_before_acquire(false)
                 .before_acquire(|conn, _| Box::pin(heal(conn)))
                 .connect_with(options)
                 .await?;
