@@ -114,94 +114,10 @@ fn level_weight(id: &str) -> (f64, f64) {
 
 impl<'a> Model<'a> {
     pub(super) fn new(policy: &'a Policy, opts: &GenOptions) -> Result<Model<'a>, GenError> {
-        let year_start = NaiveDate::from_ymd_opt(opts.year, 1, 1)
-            .ok_or_else(|| GenError::BadShares("bad year".into()))?;
-        let year_end = NaiveDate::from_ymd_opt(opts.year, 12, 31)
-            .ok_or_else(|| GenError::BadShares("bad year".into()))?;
-        // The part of the year the policy covers.
-        let from = year_start.max(policy.effective_from);
-        let to = year_end.min(policy.effective_to);
-        if from > to {
-            return Err(GenError::YearOutsidePolicy {
-                year: opts.year,
-                policy: policy.id.clone(),
-                from: policy.effective_from,
-                to: policy.effective_to,
-            });
-        }
-        let declared = || {
-            policy
-                .categories
-                .iter()
-                .map(|(k, _)| k.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let mut weights: Vec<(usize, f64)> = Vec::new();
-        match &opts.shares {
-            Some(shares) => {
-                for (id, w) in shares {
-                    let ix = policy
-                        .category_index(id)
-                        .ok_or_else(|| GenError::UnknownCategory(id.clone(), declared()))?;
-                    if !(w.is_finite() && *w >= 0.0) {
-                        return Err(GenError::BadShares(format!("share of {id} must be ≥ 0")));
-                    }
-                    weights.push((ix, *w));
-                }
-            }
-            None => {
-                for (ix, (id, _)) in policy.categories.iter().enumerate() {
-                    weights.push((ix, default_share(id)));
-                }
-            }
-        }
-        let secondary: Vec<usize> = if opts.shares.is_some() {
-            Vec::new()
-        } else {
-            policy
-                .categories
-                .iter()
-                .enumerate()
-                .filter(|(_, (id, _))| is_secondary(id))
-                .map(|(i, _)| i)
-                .collect()
-        };
-        let sum: f64 = weights.iter().map(|w| w.1).sum();
-        if !policy.categories.is_empty() && sum <= 0.0 {
-            return Err(GenError::BadShares("the shares add up to zero".into()));
-        }
-        let mut acc = 0.0;
-        let primary = weights
-            .into_iter()
-            .filter(|w| w.1 > 0.0)
-            .map(|(i, w)| {
-                acc += w / sum;
-                (i, acc)
-            })
-            .collect();
-
-        let find_type = |want: &[&str], avoid: &[&str]| {
-            policy.medical_types.iter().position(|(id, _)| {
-                let id = id.to_ascii_lowercase();
-                want.iter().any(|w| id.contains(w)) && !avoid.iter().any(|a| id.contains(a))
-            })
-        };
-        let inpatient = find_type(&["inpatient", "hospital"], &["outpatient"])
-            .or_else(|| find_type(&[""], &["outpatient"]))
-            .ok_or_else(|| GenError::NoMedicalType(policy.id.clone()))?;
-        let outpatient =
-            find_type(&["outpatient", "chronic", "special"], &[]).filter(|&o| o != inpatient);
-
-        let mut levels = Vec::new();
-        let lsum: f64 = policy.levels.iter().map(|(id, _)| level_weight(id).0).sum();
-        let mut acc = 0.0;
-        for (ix, (id, _)) in policy.levels.iter().enumerate() {
-            let (w, cost) = level_weight(id);
-            acc += w / lsum;
-            levels.push((ix, acc, cost));
-        }
-
+        let (from, to) = covered_period(policy, opts.year)?;
+        let (primary, secondary) = category_weights(policy, opts)?;
+        let (inpatient, outpatient) = medical_types(policy)?;
+        let levels = level_weights(policy);
         // Hospitals: ten township health centres, a few county and city
         // hospitals, one provincial hospital.
         let region = if policy.region.trim().is_empty() {
@@ -209,56 +125,8 @@ impl<'a> Model<'a> {
         } else {
             policy.region.clone()
         };
-        let mut hospitals = Vec::new();
-        let mut by_level = vec![Vec::new(); policy.levels.len()];
-        for (ix, (id, label)) in policy.levels.iter().enumerate() {
-            let lid = id.to_ascii_lowercase();
-            let names: Vec<String> = if lid.contains("township") {
-                TOWNS.iter().map(|t| format!("{t}卫生院")).collect()
-            } else if lid.contains("county") {
-                vec![
-                    "区人民医院".into(),
-                    "区中医院".into(),
-                    "区第二人民医院".into(),
-                    "区妇幼保健院".into(),
-                ]
-            } else if lid.contains("city") {
-                vec!["市中心医院".into(), "市第二人民医院".into()]
-            } else if lid.contains("province") {
-                vec!["省人民医院".into()]
-            } else {
-                vec![format!("{label}一"), format!("{label}二")]
-            };
-            for n in names {
-                // `G…` (generated): never one of a real directory's `H…` codes,
-                // so importing the file next to the demo's adds hospitals.
-                let code = format!("G{:04}", hospitals.len() + 1);
-                by_level[ix].push(hospitals.len());
-                hospitals.push(Hospital {
-                    code,
-                    name: n,
-                    level: id.clone(),
-                    region: region.clone(),
-                });
-            }
-        }
-
-        // Diagnoses that fall in the policy's disease groups.
-        let mut major_codes = Vec::new();
-        let mut chronic_codes = Vec::new();
-        for g in &policy.groups {
-            let target = if g.id.to_ascii_lowercase().contains("chronic") {
-                &mut chronic_codes
-            } else {
-                &mut major_codes
-            };
-            for p in &g.prefixes {
-                target.push(complete_icd(p));
-            }
-        }
-        if chronic_codes.is_empty() {
-            chronic_codes = CHRONIC_DX.iter().map(|s| s.to_string()).collect();
-        }
+        let (hospitals, by_level) = hospitals(policy, &region);
+        let (major_codes, chronic_codes) = diagnoses(policy);
         Ok(Model {
             policy,
             opts: opts.clone(),
@@ -314,6 +182,34 @@ impl<'a> Model<'a> {
     /// The person's id (18 digits, GB 11643 check digit), name, categories.
     pub(super) fn person(&self, index: usize) -> Person {
         let mut r = self.rng(index);
+        let (person_id, name, birth_year) = self.identity(&mut r, index);
+        let age = (self.opts.year - birth_year).max(0) as f64;
+        let holdings = self.holdings(&mut r);
+        let registry = self.registry_rows(&person_id, &name, &holdings);
+        let categories_on = |d: NaiveDate| -> Vec<String> {
+            holdings
+                .iter()
+                .filter(|h| h.from <= d && h.to.is_none_or(|t| d <= t))
+                .map(|h| self.policy.categories[h.category].0.clone())
+                .collect()
+        };
+        let poorest = holdings
+            .iter()
+            .any(|h| self.policy.categories[h.category].0.contains("tekun"));
+
+        let admissions = self.admissions(&mut r, age, poorest);
+        let mut claims = Vec::new();
+        for _ in 0..admissions.min(24) {
+            let seq = claims.len() + 1;
+            claims.push(self.inpatient_claim(&mut r, index, seq, age, &categories_on));
+        }
+        self.outpatient_claims(&mut r, index, age, &categories_on, &mut claims);
+        claims.sort_by(|a, b| (a.discharged_on, &a.claim_id).cmp(&(b.discharged_on, &b.claim_id)));
+        Person { registry, claims }
+    }
+
+    /// Birth date, name and id: (id, name, year of birth).
+    fn identity(&self, r: &mut ChaCha8Rng, index: usize) -> (String, String, i32) {
         let birth_year = if r.gen_bool(0.55) {
             r.gen_range(1930..1960)
         } else {
@@ -321,7 +217,6 @@ impl<'a> Model<'a> {
         };
         let birth = NaiveDate::from_ymd_opt(birth_year, r.gen_range(1..=12), r.gen_range(1..=28))
             .unwrap_or(self.year_start);
-        let age = (self.opts.year - birth_year).max(0) as f64;
         let name = format!(
             "{}{}{}",
             SURNAMES[r.gen_range(0..SURNAMES.len())],
@@ -350,8 +245,11 @@ impl<'a> Model<'a> {
         let seq = (index % 1000) as u32;
         let base = format!("{region6}{}{:03}", birth.format("%Y%m%d"), seq);
         let person_id = format!("{base}{}", id_check_digit(&base));
+        (person_id, name, birth_year)
+    }
 
-        // Categories: one primary, maybe a secondary; a few change mid-year.
+    /// Categories: one primary, maybe a secondary; a few change mid-year.
+    fn holdings(&self, r: &mut ChaCha8Rng) -> Vec<Holding> {
         let mut holdings: Vec<Holding> = Vec::new();
         if !self.primary.is_empty() {
             let u: f64 = r.gen();
@@ -365,9 +263,9 @@ impl<'a> Model<'a> {
             let (mut from, mut to) = (self.year_start, None);
             let change: f64 = r.gen();
             if change < 0.03 {
-                from = self.date_in_year(&mut r); // entered mid-year
+                from = self.date_in_year(r); // entered mid-year
             } else if change < 0.05 {
-                to = Some(self.date_in_year(&mut r)); // left mid-year
+                to = Some(self.date_in_year(r)); // left mid-year
             }
             holdings.push(Holding {
                 category: primary,
@@ -384,6 +282,11 @@ impl<'a> Model<'a> {
                 }
             }
         }
+        holdings
+    }
+
+    /// The registry rows of a person holding `holdings`.
+    fn registry_rows(&self, person_id: &str, name: &str, holdings: &[Holding]) -> Vec<RegistryRow> {
         let mut registry = Vec::new();
         let partial = holdings
             .iter()
@@ -391,33 +294,28 @@ impl<'a> Model<'a> {
         if holdings.is_empty() || partial {
             // insured all year, with no category outside the periods
             registry.push(RegistryRow {
-                person_id: person_id.clone(),
-                name: name.clone(),
+                person_id: person_id.to_string(),
+                name: name.to_string(),
                 category: String::new(),
                 valid_from: self.year_start,
                 valid_to: None,
             });
         }
-        for h in &holdings {
+        for h in holdings {
             registry.push(RegistryRow {
-                person_id: person_id.clone(),
-                name: name.clone(),
+                person_id: person_id.to_string(),
+                name: name.to_string(),
                 category: self.policy.categories[h.category].0.clone(),
                 valid_from: h.from,
                 valid_to: h.to,
             });
         }
-        let categories_on = |d: NaiveDate| -> Vec<String> {
-            holdings
-                .iter()
-                .filter(|h| h.from <= d && h.to.is_none_or(|t| d <= t))
-                .map(|h| self.policy.categories[h.category].0.clone())
-                .collect()
-        };
-        let poorest = holdings
-            .iter()
-            .any(|h| self.policy.categories[h.category].0.contains("tekun"));
+        registry
+    }
 
+    /// Admissions: negative binomial (gamma-mixed Poisson), more for the
+    /// old and for 特困.
+    fn admissions(&self, r: &mut ChaCha8Rng, age: f64, poorest: bool) -> usize {
         // Admissions: negative binomial (gamma-mixed Poisson), more for the
         // old and for 特困.
         let mut mean = self.opts.admission_rate * if age >= 65.0 { 1.35 } else { 0.8 };
@@ -425,60 +323,76 @@ impl<'a> Model<'a> {
             mean *= 1.2;
         }
         let lambda = Gamma::new(0.6, mean / 0.6)
-            .map(|g| g.sample(&mut r))
+            .map(|g| g.sample(r))
             .unwrap_or(0.0);
         let admissions = if lambda > 1e-9 {
             Poisson::new(lambda)
-                .map(|p| p.sample(&mut r) as usize)
+                .map(|p| p.sample(r) as usize)
                 .unwrap_or(0)
         } else {
             0
         };
-        let mut claims = Vec::new();
-        let mut seq = 0usize;
-        for _ in 0..admissions.min(24) {
-            let (level, median) = self.pick_level(&mut r, false);
-            let major =
-                !self.major_codes.is_empty() && r.gen_bool(if age >= 60.0 { 0.07 } else { 0.04 });
-            let dx = if major {
-                self.major_codes[r.gen_range(0..self.major_codes.len())].clone()
-            } else {
-                COMMON_DX[r.gen_range(0..COMMON_DX.len())].to_string()
-            };
-            let sigma = 0.75;
-            let mut cost = LogNormal::new(median.ln(), sigma)
-                .map(|d| d.sample(&mut r))
-                .unwrap_or(median);
-            if major {
-                cost *= 2.5;
-            }
-            let cost = cost.clamp(150.0, 900_000.0);
-            let stay = ((cost / median).sqrt()
-                * (4.0 + 6.0 * level as f64 / self.levels.len().max(1) as f64)
-                + r.gen_range(0.0..3.0))
-            .round() as i64;
-            let stay = stay.clamp(1, 90);
-            // Claims belong to the year of their discharge; an admission may
-            // begin in the year before.
-            let discharged = self.date_in_year(&mut r);
-            let admitted = discharged - Duration::days(stay);
-            let items = inpatient_items(&mut r, cost, stay, level, self.policy.levels.len());
-            seq += 1;
-            claims.push(self.claim(
-                &mut r,
-                index,
-                seq,
-                level,
-                self.inpatient,
-                admitted,
-                discharged,
-                dx,
-                items,
-                &categories_on,
-            ));
-        }
+        admissions
+    }
 
-        // Chronic outpatient visits (门诊慢特病 / 门诊规定病种).
+    /// One inpatient stay: level, diagnosis, cost, length of stay, items.
+    fn inpatient_claim(
+        &self,
+        r: &mut ChaCha8Rng,
+        index: usize,
+        seq: usize,
+        age: f64,
+        categories_on: &dyn Fn(NaiveDate) -> Vec<String>,
+    ) -> Claim {
+        let (level, median) = self.pick_level(r, false);
+        let major =
+            !self.major_codes.is_empty() && r.gen_bool(if age >= 60.0 { 0.07 } else { 0.04 });
+        let dx = if major {
+            self.major_codes[r.gen_range(0..self.major_codes.len())].clone()
+        } else {
+            COMMON_DX[r.gen_range(0..COMMON_DX.len())].to_string()
+        };
+        let sigma = 0.75;
+        let mut cost = LogNormal::new(median.ln(), sigma)
+            .map(|d| d.sample(r))
+            .unwrap_or(median);
+        if major {
+            cost *= 2.5;
+        }
+        let cost = cost.clamp(150.0, 900_000.0);
+        let stay = ((cost / median).sqrt()
+            * (4.0 + 6.0 * level as f64 / self.levels.len().max(1) as f64)
+            + r.gen_range(0.0..3.0))
+        .round() as i64;
+        let stay = stay.clamp(1, 90);
+        // Claims belong to the year of their discharge; an admission may
+        // begin in the year before.
+        let discharged = self.date_in_year(r);
+        let admitted = discharged - Duration::days(stay);
+        let items = inpatient_items(r, cost, stay, level, self.policy.levels.len());
+        self.claim(
+            r,
+            index,
+            seq,
+            level,
+            self.inpatient,
+            admitted,
+            discharged,
+            dx,
+            items,
+            categories_on,
+        )
+    }
+
+    /// Chronic outpatient visits (门诊慢特病 / 门诊规定病种), for some.
+    fn outpatient_claims(
+        &self,
+        r: &mut ChaCha8Rng,
+        index: usize,
+        age: f64,
+        categories_on: &dyn Fn(NaiveDate) -> Vec<String>,
+        claims: &mut Vec<Claim>,
+    ) {
         if let Some(out_type) = self.outpatient {
             let share = self.opts.chronic_share * if age >= 60.0 { 1.5 } else { 0.6 };
             if r.gen_bool(share.clamp(0.0, 1.0)) {
@@ -487,16 +401,17 @@ impl<'a> Model<'a> {
                 let visits = if dialysis { 12 } else { r.gen_range(2..=8) };
                 let median = if dialysis { 3_500.0 } else { 380.0 };
                 for _ in 0..visits {
-                    let (level, _) = self.pick_level(&mut r, true);
+                    let (level, _) = self.pick_level(r, true);
                     let cost = LogNormal::new(f64::ln(median), 0.55)
-                        .map(|d| d.sample(&mut r))
+                        .map(|d| d.sample(r))
                         .unwrap_or(median)
                         .clamp(20.0, 50_000.0);
-                    let day = self.date_in_year(&mut r);
-                    let items = outpatient_items(&mut r, cost);
-                    seq += 1;
+                    let day = self.date_in_year(r);
+                    let items = outpatient_items(r, cost);
+                    // Claims are numbered in the order they are drawn.
+                    let seq = claims.len() + 1;
                     claims.push(self.claim(
-                        &mut r,
+                        r,
                         index,
                         seq,
                         level,
@@ -505,13 +420,11 @@ impl<'a> Model<'a> {
                         day,
                         dx.clone(),
                         items,
-                        &categories_on,
+                        categories_on,
                     ));
                 }
             }
         }
-        claims.sort_by(|a, b| (a.discharged_on, &a.claim_id).cmp(&(b.discharged_on, &b.claim_id)));
-        Person { registry, claims }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -558,6 +471,173 @@ impl<'a> Model<'a> {
             fund_payments: None,
         }
     }
+}
+
+/// The part of `year` the policy covers.
+fn covered_period(policy: &Policy, year: i32) -> Result<(NaiveDate, NaiveDate), GenError> {
+    let year_start = NaiveDate::from_ymd_opt(year, 1, 1)
+        .ok_or_else(|| GenError::BadShares("bad year".into()))?;
+    let year_end = NaiveDate::from_ymd_opt(year, 12, 31)
+        .ok_or_else(|| GenError::BadShares("bad year".into()))?;
+    // The part of the year the policy covers.
+    let from = year_start.max(policy.effective_from);
+    let to = year_end.min(policy.effective_to);
+    if from > to {
+        return Err(GenError::YearOutsidePolicy {
+            year: year,
+            policy: policy.id.clone(),
+            from: policy.effective_from,
+            to: policy.effective_to,
+        });
+    }
+    Ok((from, to))
+}
+
+/// Cumulative primary-category weights (from `--shares` or the defaults)
+/// and the categories held alongside another.
+fn category_weights(
+    policy: &Policy,
+    opts: &GenOptions,
+) -> Result<(Vec<(usize, f64)>, Vec<usize>), GenError> {
+    let declared = || {
+        policy
+            .categories
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut weights: Vec<(usize, f64)> = Vec::new();
+    match &opts.shares {
+        Some(shares) => {
+            for (id, w) in shares {
+                let ix = policy
+                    .category_index(id)
+                    .ok_or_else(|| GenError::UnknownCategory(id.clone(), declared()))?;
+                if !(w.is_finite() && *w >= 0.0) {
+                    return Err(GenError::BadShares(format!("share of {id} must be ≥ 0")));
+                }
+                weights.push((ix, *w));
+            }
+        }
+        None => {
+            for (ix, (id, _)) in policy.categories.iter().enumerate() {
+                weights.push((ix, default_share(id)));
+            }
+        }
+    }
+    let secondary: Vec<usize> = if opts.shares.is_some() {
+        Vec::new()
+    } else {
+        policy
+            .categories
+            .iter()
+            .enumerate()
+            .filter(|(_, (id, _))| is_secondary(id))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let sum: f64 = weights.iter().map(|w| w.1).sum();
+    if !policy.categories.is_empty() && sum <= 0.0 {
+        return Err(GenError::BadShares("the shares add up to zero".into()));
+    }
+    let mut acc = 0.0;
+    let primary = weights
+        .into_iter()
+        .filter(|w| w.1 > 0.0)
+        .map(|(i, w)| {
+            acc += w / sum;
+            (i, acc)
+        })
+        .collect();
+    Ok((primary, secondary))
+}
+
+/// The inpatient medical type and, if the policy has one, the outpatient.
+fn medical_types(policy: &Policy) -> Result<(usize, Option<usize>), GenError> {
+    let find_type = |want: &[&str], avoid: &[&str]| {
+        policy.medical_types.iter().position(|(id, _)| {
+            let id = id.to_ascii_lowercase();
+            want.iter().any(|w| id.contains(w)) && !avoid.iter().any(|a| id.contains(a))
+        })
+    };
+    let inpatient = find_type(&["inpatient", "hospital"], &["outpatient"])
+        .or_else(|| find_type(&[""], &["outpatient"]))
+        .ok_or_else(|| GenError::NoMedicalType(policy.id.clone()))?;
+    let outpatient =
+        find_type(&["outpatient", "chronic", "special"], &[]).filter(|&o| o != inpatient);
+    Ok((inpatient, outpatient))
+}
+
+/// Level index, cumulative weight and median cost of every level.
+fn level_weights(policy: &Policy) -> Vec<(usize, f64, f64)> {
+    let mut levels = Vec::new();
+    let lsum: f64 = policy.levels.iter().map(|(id, _)| level_weight(id).0).sum();
+    let mut acc = 0.0;
+    for (ix, (id, _)) in policy.levels.iter().enumerate() {
+        let (w, cost) = level_weight(id);
+        acc += w / lsum;
+        levels.push((ix, acc, cost));
+    }
+    levels
+}
+
+/// The hospitals of each level, and their indices by level.
+fn hospitals(policy: &Policy, region: &str) -> (Vec<Hospital>, Vec<Vec<usize>>) {
+    let mut hospitals = Vec::new();
+    let mut by_level = vec![Vec::new(); policy.levels.len()];
+    for (ix, (id, label)) in policy.levels.iter().enumerate() {
+        let lid = id.to_ascii_lowercase();
+        let names: Vec<String> = if lid.contains("township") {
+            TOWNS.iter().map(|t| format!("{t}卫生院")).collect()
+        } else if lid.contains("county") {
+            vec![
+                "区人民医院".into(),
+                "区中医院".into(),
+                "区第二人民医院".into(),
+                "区妇幼保健院".into(),
+            ]
+        } else if lid.contains("city") {
+            vec!["市中心医院".into(), "市第二人民医院".into()]
+        } else if lid.contains("province") {
+            vec!["省人民医院".into()]
+        } else {
+            vec![format!("{label}一"), format!("{label}二")]
+        };
+        for n in names {
+            // `G…` (generated): never one of a real directory's `H…` codes,
+            // so importing the file next to the demo's adds hospitals.
+            let code = format!("G{:04}", hospitals.len() + 1);
+            by_level[ix].push(hospitals.len());
+            hospitals.push(Hospital {
+                code,
+                name: n,
+                level: id.clone(),
+                region: region.to_string(),
+            });
+        }
+    }
+    (hospitals, by_level)
+}
+
+/// Diagnoses that fall in the policy's disease groups: (major, chronic).
+fn diagnoses(policy: &Policy) -> (Vec<String>, Vec<String>) {
+    let mut major_codes = Vec::new();
+    let mut chronic_codes = Vec::new();
+    for g in &policy.groups {
+        let target = if g.id.to_ascii_lowercase().contains("chronic") {
+            &mut chronic_codes
+        } else {
+            &mut major_codes
+        };
+        for p in &g.prefixes {
+            target.push(complete_icd(p));
+        }
+    }
+    if chronic_codes.is_empty() {
+        chronic_codes = CHRONIC_DX.iter().map(|s| s.to_string()).collect();
+    }
+    (major_codes, chronic_codes)
 }
 
 /// A full ICD-10 code from a group prefix (`C` → `C34.9`, `C34` →

@@ -58,11 +58,12 @@
 //!                   scenario, change}
 //! ```
 mod build;
+mod persons;
 mod tables;
 mod text;
 
 pub(crate) use build::build;
-pub use build::oop_edges;
+pub use persons::oop_edges;
 pub use tables::{write_csv, write_csv_ids};
 pub use text::write_text;
 
