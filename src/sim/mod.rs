@@ -426,69 +426,10 @@ impl Builder {
             })
             .collect();
 
-        // Growth.
         let claims_read = claims.len();
-        let (mut duplicated, mut dropped) = (0, 0);
-        if !growth.price.is_zero() {
-            let factor = Decimal::ONE + growth.price;
-            claims.par_iter_mut().for_each(|c| {
-                for it in c.items.iter_mut() {
-                    it.amount_fen = to_fen(grow_price(from_fen(it.amount_fen), factor));
-                }
-            });
-        }
-        if !growth.volume.is_zero() {
-            let mut out = Vec::with_capacity(claims.len() + claims.len() / 8);
-            for c in claims {
-                let n = copies(&growth, &c.claim_id);
-                if n == 0 {
-                    dropped += 1;
-                    continue;
-                }
-                for k in 1..n {
-                    let mut copy = c.clone();
-                    copy.claim_id = format!("{}#{k}", c.claim_id).into();
-                    out.push(copy);
-                    duplicated += 1;
-                }
-                out.push(c);
-            }
-            claims = out;
-        }
-
-        // Settlement order: person, discharge date, claim id, input line.
-        claims.par_sort_unstable_by(|a, b| {
-            a.person_id
-                .cmp(&b.person_id)
-                .then(a.discharged.cmp(&b.discharged))
-                .then_with(|| a.claim_id.cmp(&b.claim_id))
-                .then(a.line.cmp(&b.line))
-        });
-        let mut persons: Vec<PersonClaims> = Vec::new();
-        for (i, c) in claims.iter().enumerate() {
-            match persons.last_mut() {
-                Some(p) if *p.id == *c.person_id => p.range.end = i + 1,
-                _ => persons.push(PersonClaims {
-                    id: c.person_id.to_string(),
-                    range: i..i + 1,
-                }),
-            }
-        }
-
-        // Report keys: category combinations as sets.
-        let mut set_ix: HashMap<Vec<String>, u32> = HashMap::new();
-        let mut category_sets: Vec<Vec<String>> = Vec::new();
-        let mut set_of_list = Vec::with_capacity(category_lists.len());
-        for l in &category_lists {
-            let mut s: Vec<String> = l.iter().map(|c| c.trim().to_string()).collect();
-            s.sort();
-            s.dedup();
-            let k = *set_ix.entry(s.clone()).or_insert_with(|| {
-                category_sets.push(s);
-                (category_sets.len() - 1) as u32
-            });
-            set_of_list.push(k);
-        }
+        let (claims, duplicated, dropped) = grow(claims, &growth);
+        let (claims, persons) = in_settlement_order(claims);
+        let (category_sets, set_of_list) = category_sets(&category_lists);
         ClaimSet {
             claims,
             persons,
@@ -505,6 +446,79 @@ impl Builder {
             growth,
         }
     }
+}
+/// Apply price and volume growth: (claims, copies added, claims dropped).
+fn grow(mut claims: Vec<SimClaim>, growth: &Growth) -> (Vec<SimClaim>, usize, usize) {
+    let (mut duplicated, mut dropped) = (0, 0);
+    if !growth.price.is_zero() {
+        let factor = Decimal::ONE + growth.price;
+        claims.par_iter_mut().for_each(|c| {
+            for it in c.items.iter_mut() {
+                it.amount_fen = to_fen(grow_price(from_fen(it.amount_fen), factor));
+            }
+        });
+    }
+    if !growth.volume.is_zero() {
+        let mut out = Vec::with_capacity(claims.len() + claims.len() / 8);
+        for c in claims {
+            let n = copies(growth, &c.claim_id);
+            if n == 0 {
+                dropped += 1;
+                continue;
+            }
+            for k in 1..n {
+                let mut copy = c.clone();
+                copy.claim_id = format!("{}#{k}", c.claim_id).into();
+                out.push(copy);
+                duplicated += 1;
+            }
+            out.push(c);
+        }
+        claims = out;
+    }
+    (claims, duplicated, dropped)
+}
+
+/// Settlement order: person, discharge date, claim id, input line; and
+/// each person's range of claims.
+fn in_settlement_order(mut claims: Vec<SimClaim>) -> (Vec<SimClaim>, Vec<PersonClaims>) {
+    claims.par_sort_unstable_by(|a, b| {
+        a.person_id
+            .cmp(&b.person_id)
+            .then(a.discharged.cmp(&b.discharged))
+            .then_with(|| a.claim_id.cmp(&b.claim_id))
+            .then(a.line.cmp(&b.line))
+    });
+    let mut persons: Vec<PersonClaims> = Vec::new();
+    for (i, c) in claims.iter().enumerate() {
+        match persons.last_mut() {
+            Some(p) if *p.id == *c.person_id => p.range.end = i + 1,
+            _ => persons.push(PersonClaims {
+                id: c.person_id.to_string(),
+                range: i..i + 1,
+            }),
+        }
+    }
+    (claims, persons)
+}
+
+/// Report keys: category combinations as sets (the distinct sets, and the
+/// set of each category list).
+fn category_sets(category_lists: &[Vec<String>]) -> (Vec<Vec<String>>, Vec<u32>) {
+    let mut set_ix: HashMap<Vec<String>, u32> = HashMap::new();
+    let mut category_sets: Vec<Vec<String>> = Vec::new();
+    let mut set_of_list = Vec::with_capacity(category_lists.len());
+    for l in category_lists {
+        let mut s: Vec<String> = l.iter().map(|c| c.trim().to_string()).collect();
+        s.sort();
+        s.dedup();
+        let k = *set_ix.entry(s.clone()).or_insert_with(|| {
+            category_sets.push(s);
+            (category_sets.len() - 1) as u32
+        });
+        set_of_list.push(k);
+    }
+    (category_sets, set_of_list)
 }
 
 /// One person's claims: a range of [`ClaimSet::claims`].

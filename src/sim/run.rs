@@ -141,6 +141,48 @@ pub(crate) fn replay(
     opts: &SimOptions,
     progress: &dyn Progress,
 ) -> Raw {
+    let (layouts, width) = layouts_of(policies);
+    let bindings: Vec<Binding> = policies
+        .iter()
+        .map(|p| Binding::new(set, p.policy))
+        .collect();
+    progress.start("settling", set.claims.len() as u64);
+    let Fold {
+        policies: aggs,
+        rows,
+    } = replay_persons(
+        set,
+        policies,
+        &bindings,
+        &layouts,
+        width,
+        opts.max_refusals,
+        progress,
+    );
+    progress.finish();
+    let matrix = metric_matrix(rows, width);
+    let t = std::time::Instant::now();
+    let replicates = bootstrap_derived(&layouts, &matrix, width, opts, progress);
+    if std::env::var_os("MEDAID_TIMING").is_some() {
+        eprintln!(
+            "timing: bootstrap {:?} ({} persons × {} columns)",
+            t.elapsed(),
+            matrix.len() / width.max(1),
+            width
+        );
+    }
+    Raw {
+        layouts,
+        policies: aggs,
+        matrix,
+        width,
+        replicates,
+    }
+}
+
+/// Each policy's block in the metric row, one after the other; and the
+/// row's width.
+fn layouts_of(policies: &[PolicyInput]) -> (Vec<Layout>, usize) {
     let mut layouts = Vec::with_capacity(policies.len());
     let mut width = 0;
     for p in policies {
@@ -148,18 +190,25 @@ pub(crate) fn replay(
         width += l.metric_width();
         layouts.push(l);
     }
-    let bindings: Vec<Binding> = policies
-        .iter()
-        .map(|p| Binding::new(set, p.policy))
-        .collect();
-    progress.start("settling", set.claims.len() as u64);
+    (layouts, width)
+}
+
+/// Every person under every policy, in parallel: the policies' sums and
+/// one metric row per person (in no particular order).
+fn replay_persons(
+    set: &ClaimSet,
+    policies: &[PolicyInput],
+    bindings: &[Binding],
+    layouts: &[Layout],
+    width: usize,
+    max_refusals: usize,
+    progress: &dyn Progress,
+) -> Fold {
     let new_fold = || Fold {
         policies: vec![PolicyAgg::default(); policies.len()],
         rows: Vec::new(),
     };
-    let max_refusals = opts.max_refusals;
-    let folded = set
-        .persons
+    set.persons
         .par_iter()
         .enumerate()
         .with_min_len(64)
@@ -191,34 +240,18 @@ pub(crate) fn replay(
             }
             a.rows.extend(b.rows);
             a
-        });
-    progress.finish();
-    let Fold {
-        policies: aggs,
-        mut rows,
-    } = folded;
+        })
+}
+
+/// The persons' metric rows in [`ClaimSet::persons`] order, as one flat
+/// matrix.
+fn metric_matrix(mut rows: Vec<(u32, Vec<i64>)>, width: usize) -> Vec<i64> {
     rows.par_sort_unstable_by_key(|r| r.0);
     let mut matrix = Vec::with_capacity(rows.len() * width);
     for (_, r) in rows {
         matrix.extend_from_slice(&r);
     }
-    let t = std::time::Instant::now();
-    let replicates = bootstrap_derived(&layouts, &matrix, width, opts, progress);
-    if std::env::var_os("MEDAID_TIMING").is_some() {
-        eprintln!(
-            "timing: bootstrap {:?} ({} persons × {} columns)",
-            t.elapsed(),
-            matrix.len() / width.max(1),
-            width
-        );
-    }
-    Raw {
-        layouts,
-        policies: aggs,
-        matrix,
-        width,
-        replicates,
-    }
+    matrix
 }
 
 fn merge(a: &mut PolicyAgg, b: PolicyAgg, max_refusals: usize) {
@@ -288,33 +321,7 @@ fn replay_person(ctx: &Ctx, claims: &[SimClaim], agg: &mut PolicyAgg, metrics: &
         }
         agg.settled += 1;
 
-        let total = to_fen(comp.total);
-        let waived = to_fen(comp.hospital_waived);
-        let fund = to_fen(comp.fund_paid);
-        let patient = to_fen(comp.patient_payable);
-        line.iter_mut().for_each(|x| *x = 0);
-        line[Layout::C_CLAIMS] = 1;
-        line[Layout::C_TOTAL] = total;
-        line[Layout::C_WAIVED] = waived;
-        line[Layout::C_FUND] = fund;
-        line[Layout::C_PATIENT] = patient;
-        metrics[Layout::M_TOTAL] += total;
-        metrics[Layout::M_WAIVED] += waived;
-        metrics[Layout::M_FUND] += fund;
-        metrics[Layout::M_PATIENT] += patient;
-        for (i, o) in comp.layers.iter().enumerate() {
-            if o.paid.is_zero() {
-                continue;
-            }
-            let paid = to_fen(o.paid);
-            let p = lay.payer_of_layer[i];
-            line[lay.c_paid(i)] = paid;
-            line[lay.c_claims(i)] = 1;
-            line[lay.c_payer_paid(p)] += paid;
-            line[lay.c_payer_claims(p)] = 1;
-            metrics[lay.m_layer(i)] += paid;
-            metrics[lay.m_payer(p)] += paid;
-        }
+        let (total, patient) = claim_line(lay, &comp, &mut line, metrics);
         for key in [
             (DIM_ALL, 0),
             (DIM_CATEGORY, ctx.set.set_of_list[c.categories as usize]),
@@ -333,8 +340,50 @@ fn replay_person(ctx: &Ctx, claims: &[SimClaim], agg: &mut PolicyAgg, metrics: &
     if py_any {
         agg.person_years.push((py_oop, py_total));
     }
-    // Into the aggregate, counting this person once per cell, layer and
-    // payer that paid them anything.
+    add_person_cells(agg, lay, cells);
+}
+
+/// One settled claim as a cell line (`line`, overwritten) and added to the
+/// person's metric row; returns its total and patient payable (fen).
+fn claim_line(
+    lay: &Layout,
+    comp: &settle::Computation,
+    line: &mut [i64],
+    metrics: &mut [i64],
+) -> (i64, i64) {
+    let total = to_fen(comp.total);
+    let waived = to_fen(comp.hospital_waived);
+    let fund = to_fen(comp.fund_paid);
+    let patient = to_fen(comp.patient_payable);
+    line.iter_mut().for_each(|x| *x = 0);
+    line[Layout::C_CLAIMS] = 1;
+    line[Layout::C_TOTAL] = total;
+    line[Layout::C_WAIVED] = waived;
+    line[Layout::C_FUND] = fund;
+    line[Layout::C_PATIENT] = patient;
+    metrics[Layout::M_TOTAL] += total;
+    metrics[Layout::M_WAIVED] += waived;
+    metrics[Layout::M_FUND] += fund;
+    metrics[Layout::M_PATIENT] += patient;
+    for (i, o) in comp.layers.iter().enumerate() {
+        if o.paid.is_zero() {
+            continue;
+        }
+        let paid = to_fen(o.paid);
+        let p = lay.payer_of_layer[i];
+        line[lay.c_paid(i)] = paid;
+        line[lay.c_claims(i)] = 1;
+        line[lay.c_payer_paid(p)] += paid;
+        line[lay.c_payer_claims(p)] = 1;
+        metrics[lay.m_layer(i)] += paid;
+        metrics[lay.m_payer(p)] += paid;
+    }
+    (total, patient)
+}
+
+/// A person's cells into the aggregate, counting the person once per
+/// cell, layer and payer that paid them anything.
+fn add_person_cells(agg: &mut PolicyAgg, lay: &Layout, cells: Vec<((u8, u32), Vec<i64>)>) {
     let cw = lay.cell_width();
     for (key, v) in cells {
         let cell = agg.cells.entry(key).or_insert_with(|| vec![0; cw]);
@@ -434,28 +483,7 @@ pub(crate) fn bootstrap(
         return Vec::new();
     }
     progress.start("bootstrap", replicates as u64);
-    // Columns that are zero for everyone (a payer no policy has) stay zero,
-    // and a column equal to an earlier one (a layer two policies share) has
-    // the same sums: only the distinct ones are resampled.
-    let column = |c: usize| (0..n).map(move |r| matrix[r * width + c]);
-    let nonzero: Vec<usize> = (0..width).filter(|&c| column(c).any(|v| v != 0)).collect();
-    let hashes: Vec<u64> = nonzero
-        .iter()
-        .map(|&c| column(c).fold(0u64, |h, v| super::mix64(h ^ v as u64)))
-        .collect();
-    let mut active: Vec<usize> = Vec::new();
-    let mut same_as: Vec<(usize, usize)> = Vec::new(); // (column, distinct column it equals)
-    for (i, &c) in nonzero.iter().enumerate() {
-        let twin = nonzero[..i]
-            .iter()
-            .zip(&hashes)
-            .find(|(&d, &h)| h == hashes[i] && active.contains(&d) && column(d).eq(column(c)));
-        match twin {
-            Some((&d, _)) => same_as.push((c, d)),
-            None => active.push(c),
-        }
-    }
-    let a = active.len();
+    let (active, same_as) = distinct_columns(matrix, width, n);
     // Sums in f64 are exact integers while every partial sum stays below
     // 2^53: a replicate draws n persons, so n × max |v| bounds them. Beyond
     // that (never for a county's claims) the sums are taken in i64.
@@ -478,84 +506,146 @@ pub(crate) fn bootstrap(
         .map(|&blk| {
             let first = blk * BLOCK;
             let k = BLOCK.min(replicates - first);
-            // One small array per replicate keeps the random increments in
-            // cache (u16: 800 kB for 400,000 persons); they are interleaved
-            // row by row afterwards. A count that would pass 65,535 (never
-            // seen; the expected count is 1) makes the replicate recount in
-            // u32, so the draw is the same either way.
-            let n32 = n as u32; // persons are indexed by u32 throughout
-            let draw = |j: usize| -> Vec<u32> {
-                let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                rng.set_stream((first + j) as u64);
-                let mut c16 = vec![0u16; n];
-                let mut overflow = false;
-                for _ in 0..n {
-                    let c = &mut c16[rng.gen_range(0..n32) as usize];
-                    overflow |= *c == u16::MAX;
-                    *c = c.saturating_add(1);
-                }
-                if !overflow {
-                    return c16.into_iter().map(u32::from).collect();
-                }
-                let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                rng.set_stream((first + j) as u64);
-                let mut c32 = vec![0u32; n];
-                for _ in 0..n {
-                    c32[rng.gen_range(0..n32) as usize] += 1;
-                }
-                c32
-            };
-            let per: Vec<Vec<u32>> = (0..k).map(draw).collect();
-            let counts: Vec<[f64; BLOCK]> = (0..n)
-                .map(|r| {
-                    let mut w = [0f64; BLOCK];
-                    for (j, c) in per.iter().enumerate() {
-                        w[j] = c[r] as f64;
-                    }
-                    w
-                })
-                .collect();
-            drop(per);
-            let mut sums = vec![vec![0i64; width]; k];
-            if exact_in_f64 {
-                let mut acc = vec![[0f64; BLOCK]; a];
-                for (r, w) in counts.iter().enumerate() {
-                    let row = &compact[r * a..(r + 1) * a];
-                    for (s, &v) in acc.iter_mut().zip(row) {
-                        for j in 0..BLOCK {
-                            s[j] += w[j] * v;
-                        }
-                    }
-                }
-                for (c, s) in active.iter().zip(&acc) {
-                    for j in 0..k {
-                        sums[j][*c] = s[j] as i64;
-                    }
-                }
-                for &(c, d) in &same_as {
-                    for row in sums.iter_mut() {
-                        row[c] = row[d];
-                    }
-                }
+            let counts = block_counts(seed, first, k, n);
+            let sums = if exact_in_f64 {
+                block_sums_f64(&counts, &compact, &active, &same_as, width, k)
             } else {
-                for (r, w) in counts.iter().enumerate() {
-                    let row = &matrix[r * width..(r + 1) * width];
-                    for j in 0..k {
-                        let c = w[j] as i64;
-                        if c != 0 {
-                            for (s, v) in sums[j].iter_mut().zip(row) {
-                                *s += c * v;
-                            }
-                        }
-                    }
-                }
-            }
+                block_sums_i64(&counts, matrix, width, k)
+            };
             progress.inc(k as u64);
             sums
         })
         .collect();
     progress.finish();
     out.into_iter().flatten().collect()
+}
+
+/// The columns to resample, and the others that equal one of them:
+/// (column, distinct column it equals). Columns that are zero for everyone
+/// (a payer no policy has) stay zero, and a column equal to an earlier one
+/// (a layer two policies share) has the same sums.
+fn distinct_columns(matrix: &[i64], width: usize, n: usize) -> (Vec<usize>, Vec<(usize, usize)>) {
+    let column = |c: usize| (0..n).map(move |r| matrix[r * width + c]);
+    let nonzero: Vec<usize> = (0..width).filter(|&c| column(c).any(|v| v != 0)).collect();
+    let hashes: Vec<u64> = nonzero
+        .iter()
+        .map(|&c| column(c).fold(0u64, |h, v| super::mix64(h ^ v as u64)))
+        .collect();
+    let mut active: Vec<usize> = Vec::new();
+    let mut same_as: Vec<(usize, usize)> = Vec::new();
+    for (i, &c) in nonzero.iter().enumerate() {
+        let twin = nonzero[..i]
+            .iter()
+            .zip(&hashes)
+            .find(|(&d, &h)| h == hashes[i] && active.contains(&d) && column(d).eq(column(c)));
+        match twin {
+            Some((&d, _)) => same_as.push((c, d)),
+            None => active.push(c),
+        }
+    }
+    (active, same_as)
+}
+
+/// How often each person is drawn in replicate `stream`. One small array
+/// per replicate keeps the random increments in cache (u16: 800 kB for
+/// 400,000 persons). A count that would pass 65,535 (never seen; the
+/// expected count is 1) makes the replicate recount in u32, so the draw is
+/// the same either way.
+fn draw_counts(seed: u64, stream: u64, n: usize) -> Vec<u32> {
+    let n32 = n as u32; // persons are indexed by u32 throughout
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    let mut c16 = vec![0u16; n];
+    let mut overflow = false;
+    for _ in 0..n {
+        let c = &mut c16[rng.gen_range(0..n32) as usize];
+        overflow |= *c == u16::MAX;
+        *c = c.saturating_add(1);
+    }
+    if !overflow {
+        return c16.into_iter().map(u32::from).collect();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    let mut c32 = vec![0u32; n];
+    for _ in 0..n {
+        c32[rng.gen_range(0..n32) as usize] += 1;
+    }
+    c32
+}
+
+/// The draw counts of replicates `first..first + k`, interleaved row by
+/// row: person → one weight per replicate of the block.
+fn block_counts(seed: u64, first: usize, k: usize, n: usize) -> Vec<[f64; BLOCK]> {
+    let per: Vec<Vec<u32>> = (0..k)
+        .map(|j| draw_counts(seed, (first + j) as u64, n))
+        .collect();
+    (0..n)
+        .map(|r| {
+            let mut w = [0f64; BLOCK];
+            for (j, c) in per.iter().enumerate() {
+                w[j] = c[r] as f64;
+            }
+            w
+        })
+        .collect()
+}
+
+/// A block's replicate sums in f64 over the distinct columns (`compact`,
+/// exact: see [`bootstrap`]), copied to their twins.
+fn block_sums_f64(
+    counts: &[[f64; BLOCK]],
+    compact: &[f64],
+    active: &[usize],
+    same_as: &[(usize, usize)],
+    width: usize,
+    k: usize,
+) -> Vec<Vec<i64>> {
+    let a = active.len();
+    let mut sums = vec![vec![0i64; width]; k];
+    let mut acc = vec![[0f64; BLOCK]; a];
+    for (r, w) in counts.iter().enumerate() {
+        let row = &compact[r * a..(r + 1) * a];
+        for (s, &v) in acc.iter_mut().zip(row) {
+            for j in 0..BLOCK {
+                s[j] += w[j] * v;
+            }
+        }
+    }
+    for (c, s) in active.iter().zip(&acc) {
+        for j in 0..k {
+            sums[j][*c] = s[j] as i64;
+        }
+    }
+    for &(c, d) in same_as {
+        for row in sums.iter_mut() {
+            row[c] = row[d];
+        }
+    }
+    sums
+}
+
+/// A block's replicate sums in i64, for sums too large for f64 to hold
+/// exactly.
+fn block_sums_i64(
+    counts: &[[f64; BLOCK]],
+    matrix: &[i64],
+    width: usize,
+    k: usize,
+) -> Vec<Vec<i64>> {
+    let mut sums = vec![vec![0i64; width]; k];
+    for (r, w) in counts.iter().enumerate() {
+        let row = &matrix[r * width..(r + 1) * width];
+        for j in 0..k {
+            let c = w[j] as i64;
+            if c != 0 {
+                for (s, v) in sums[j].iter_mut().zip(row) {
+                    *s += c * v;
+                }
+            }
+        }
+    }
+    sums
 }
 
 #[cfg(test)]

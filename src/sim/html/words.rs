@@ -153,76 +153,86 @@ pub(super) fn headline(r: &SimReport) -> Vec<String> {
                 None => continue,
             },
         };
-        let verb = if diff.0 > Decimal::ZERO {
-            "增加"
-        } else if diff.0 < Decimal::ZERO {
-            "减少"
-        } else {
-            "不变"
-        };
         let mut s = if r.policies.len() > 2 {
             format!("方案{i}（{}）使{what}", esc(&policy_name(p)))
         } else {
             format!("方案使{what}")
         };
-        if diff.0.is_zero() {
-            s.push_str("不变");
-        } else {
-            s.push_str(&format!("{verb} {} 万元", wan_text(Yuan(diff.0.abs()))));
-            if let Some([a, b]) = iv {
-                // the interval of the change, in the sentence's direction
-                let (lo, hi) = if diff.0 < Decimal::ZERO {
-                    (Yuan(-b.0), Yuan(-a.0))
-                } else {
-                    (a, b)
-                };
-                s.push_str(&format!(
-                    "（90% 区间 {}–{} 万元）",
-                    wan_text(lo),
-                    wan_text(hi)
-                ));
-            }
-        }
+        s.push_str(&change_words(diff, iv));
         let key = if payer.is_some() { "aid" } else { "fund" };
-        match p
-            .gaps
-            .iter()
-            .find(|g| g.key == key)
-            .or_else(|| p.gaps.first())
-        {
-            Some(g) => {
-                s.push_str(&format!("，较预算{}", gap_words(g.gap, true)));
-                if let Some([a, b]) = g.gap_interval {
-                    let z = Decimal::ZERO;
-                    if (a.0 >= z && b.0 >= z) || (a.0 <= z && b.0 <= z) {
-                        let (lo, hi) = if g.gap.0 < Decimal::ZERO {
-                            (Yuan(-b.0), Yuan(-a.0))
-                        } else {
-                            (a, b)
-                        };
-                        s.push_str(&format!(
-                            "（90% 区间 {}–{} 万元）",
-                            wan_text(lo),
-                            wan_text(hi)
-                        ));
-                    } else {
-                        s.push_str(&format!(
-                            "（90% 区间从缺口 {} 万元到结余 {} 万元）",
-                            wan_text(Yuan(b.0.abs())),
-                            wan_text(Yuan(a.0.abs()))
-                        ));
-                    }
-                }
-                if g.key != key {
-                    s.push_str(&format!("（预算对象：{}）", esc(&g.target)));
-                }
-            }
-            None => s.push_str("（未设预算）"),
-        }
+        s.push_str(&budget_words(p, key));
         s.push('。');
         out.push(s);
     }
     out
+}
+
+/// A change in words (增加, 减少 or 不变) with its interval, in 万元.
+fn change_words(diff: Yuan, iv: Interval) -> String {
+    let verb = if diff.0 > Decimal::ZERO {
+        "增加"
+    } else if diff.0 < Decimal::ZERO {
+        "减少"
+    } else {
+        "不变"
+    };
+    if diff.0.is_zero() {
+        return "不变".to_string();
+    }
+    let mut s = format!("{verb} {} 万元", wan_text(Yuan(diff.0.abs())));
+    if let Some([a, b]) = iv {
+        // the interval of the change, in the sentence's direction
+        let (lo, hi) = if diff.0 < Decimal::ZERO {
+            (Yuan(-b.0), Yuan(-a.0))
+        } else {
+            (a, b)
+        };
+        s.push_str(&format!(
+            "（90% 区间 {}–{} 万元）",
+            wan_text(lo),
+            wan_text(hi)
+        ));
+    }
+    s
+}
+
+/// Where the scenario leaves the budget of `key` (else its first budget),
+/// with the gap's interval.
+fn budget_words(p: &PolicyReport, key: &str) -> String {
+    let Some(g) = p
+        .gaps
+        .iter()
+        .find(|g| g.key == key)
+        .or_else(|| p.gaps.first())
+    else {
+        return "（未设预算）".to_string();
+    };
+    let mut s = format!("，较预算{}", gap_words(g.gap, true));
+    if let Some([a, b]) = g.gap_interval {
+        let z = Decimal::ZERO;
+        if (a.0 >= z && b.0 >= z) || (a.0 <= z && b.0 <= z) {
+            let (lo, hi) = if g.gap.0 < Decimal::ZERO {
+                (Yuan(-b.0), Yuan(-a.0))
+            } else {
+                (a, b)
+            };
+            s.push_str(&format!(
+                "（90% 区间 {}–{} 万元）",
+                wan_text(lo),
+                wan_text(hi)
+            ));
+        } else {
+            s.push_str(&format!(
+                "（90% 区间从缺口 {} 万元到结余 {} 万元）",
+                wan_text(Yuan(b.0.abs())),
+                wan_text(Yuan(a.0.abs()))
+            ));
+        }
+    }
+    if g.key != key {
+        s.push_str(&format!("（预算对象：{}）", esc(&g.target)));
+    }
+    s
 }
 
 pub(super) fn policy_name(p: &PolicyReport) -> String {

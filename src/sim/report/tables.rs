@@ -638,29 +638,36 @@ fn write_distributions(set: &mut TableSet, r: &SimReport) -> Result<(), csv::Err
             "",
             "",
         ])?;
-        for b in &o.histogram {
-            wh.write_record([
-                p.role,
-                &p.id,
-                "out_of_pocket",
-                &b.from.to_string(),
-                &opt(b.to),
-                &b.count.to_string(),
-            ])?;
-        }
-        for b in &m.histogram {
-            wh.write_record([
-                p.role,
-                &p.id,
-                "reimbursement_ratio",
-                &b.from.to_string(),
-                &opt(b.to),
-                &b.count.to_string(),
-            ])?;
-        }
+        write_histograms(&mut wh, p)?;
     }
     w.flush()?;
     wh.flush()
+}
+
+/// The histogram lines of one policy's two distributions.
+fn write_histograms(wh: &mut TableFile, p: &PolicyReport) -> Result<(), csv::Error> {
+    let (o, m) = (&p.out_of_pocket, &p.reimbursement);
+    for b in &o.histogram {
+        wh.write_record([
+            p.role,
+            &p.id,
+            "out_of_pocket",
+            &b.from.to_string(),
+            &opt(b.to),
+            &b.count.to_string(),
+        ])?;
+    }
+    for b in &m.histogram {
+        wh.write_record([
+            p.role,
+            &p.id,
+            "reimbursement_ratio",
+            &b.from.to_string(),
+            &opt(b.to),
+            &b.count.to_string(),
+        ])?;
+    }
+    Ok(())
 }
 
 /// `changes.csv` and `top_changes.csv`: who pays less and who pays more.
