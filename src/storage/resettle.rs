@@ -96,6 +96,38 @@ macro_rules! lock_accumulators {
     }};
 }
 
+/// Move the person's accumulators by `$delta` ((year, key) → (deductible,
+/// eligible, paid) fen) inside the caller's transaction; a missing row is
+/// corruption (rows are created and locked first).
+macro_rules! move_accumulators_by {
+    ($tx:expr, $person:expr, $delta:expr) => {{
+        for ((year, layer_id), d) in $delta {
+            if d == [0, 0, 0] {
+                continue;
+            }
+            let n = sqlx::query(
+                "UPDATE accumulators SET deductible_used = deductible_used + $4, eligible_cum = eligible_cum + $5,
+                     paid = paid + $6
+                 WHERE person_id = $1 AND year = $2 AND layer_id = $3",
+            )
+            .bind($person)
+            .bind(year)
+            .bind(&layer_id)
+            .bind(d[0])
+            .bind(d[1])
+            .bind(d[2])
+            .execute(&mut *$tx)
+            .await?;
+            if n.rows_affected() != 1 {
+                return Err(StorageError::Corrupt(format!(
+                    "no accumulator row for {} {year} {layer_id}",
+                    $person
+                )));
+            }
+        }
+    }};
+}
+
 impl Db {
     /// Active settlements (not reversed) of `persons` (every person when
     /// empty), in commit order, with their accumulator deltas.
@@ -239,30 +271,7 @@ impl Db {
                         ],
                     ));
                 }
-                let delta = accumulator_moves(&moved_before, &w.new);
-                for ((year, layer_id), d) in delta {
-                    if d == [0, 0, 0] {
-                        continue;
-                    }
-                    let n = sqlx::query(
-                        "UPDATE accumulators SET deductible_used = deductible_used + $4, eligible_cum = eligible_cum + $5,
-                             paid = paid + $6
-                         WHERE person_id = $1 AND year = $2 AND layer_id = $3",
-                    )
-                    .bind(person_id)
-                    .bind(year)
-                    .bind(&layer_id)
-                    .bind(d[0])
-                    .bind(d[1])
-                    .bind(d[2])
-                    .execute(&mut *tx)
-                    .await?;
-                    if n.rows_affected() != 1 {
-                        return Err(StorageError::Corrupt(format!(
-                            "no accumulator row for {person_id} {year} {layer_id}"
-                        )));
-                    }
-                }
+                move_accumulators_by!(tx, person_id, accumulator_moves(&moved_before, &w.new));
                 done.push((w.original_id.clone(), rev.id.clone(), row.id.clone()));
             }
             tx.commit().await?;

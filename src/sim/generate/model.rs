@@ -325,14 +325,13 @@ impl<'a> Model<'a> {
         let lambda = Gamma::new(0.6, mean / 0.6)
             .map(|g| g.sample(r))
             .unwrap_or(0.0);
-        let admissions = if lambda > 1e-9 {
+        if lambda > 1e-9 {
             Poisson::new(lambda)
                 .map(|p| p.sample(r) as usize)
                 .unwrap_or(0)
         } else {
             0
-        };
-        admissions
+        }
     }
 
     /// One inpatient stay: level, diagnosis, cost, length of stay, items.
@@ -484,7 +483,7 @@ fn covered_period(policy: &Policy, year: i32) -> Result<(NaiveDate, NaiveDate), 
     let to = year_end.min(policy.effective_to);
     if from > to {
         return Err(GenError::YearOutsidePolicy {
-            year: year,
+            year,
             policy: policy.id.clone(),
             from: policy.effective_from,
             to: policy.effective_to,
@@ -493,12 +492,13 @@ fn covered_period(policy: &Policy, year: i32) -> Result<(NaiveDate, NaiveDate), 
     Ok((from, to))
 }
 
+/// Cumulative primary-category weights (category index, cumulative) and
+/// the categories held alongside another.
+type CategoryWeights = (Vec<(usize, f64)>, Vec<usize>);
+
 /// Cumulative primary-category weights (from `--shares` or the defaults)
 /// and the categories held alongside another.
-fn category_weights(
-    policy: &Policy,
-    opts: &GenOptions,
-) -> Result<(Vec<(usize, f64)>, Vec<usize>), GenError> {
+fn category_weights(policy: &Policy, opts: &GenOptions) -> Result<CategoryWeights, GenError> {
     let declared = || {
         policy
             .categories

@@ -3,7 +3,10 @@
 
 use super::words::series_name;
 use crate::sim::report::{BreakdownRow, Interval, PolicyReport, SimReport};
-use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::cartesian::Cartesian2d;
+use plotters::coord::ranged1d::{SegmentValue, SegmentedCoord};
+use plotters::coord::types::{RangedCoordf64, RangedCoordi32};
+use plotters::coord::CoordTranslate;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rust_decimal::prelude::ToPrimitive;
@@ -100,28 +103,8 @@ pub(super) fn grouped_bars(
             .label_style(("sans-serif", 16))
             .draw();
         for (si, (name, bars)) in series.iter().enumerate() {
-            let c = colour(si);
-            let rects: Vec<_> = bars
-                .iter()
-                .enumerate()
-                .map(|(g, b)| {
-                    let s = g as i32 * per + si as i32;
-                    let mut r = Rectangle::new(
-                        [
-                            (SegmentValue::Exact(s), 0.0),
-                            (SegmentValue::Exact(s + 1), b.value.max(0.0)),
-                        ],
-                        c.filled(),
-                    );
-                    r.set_margin(0, 0, 2, 2);
-                    r
-                })
-                .collect();
-            if let Ok(a) = chart.draw_series(rects) {
-                a.label(name.clone()).legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled())
-                });
-            }
+            let tops: Vec<f64> = bars.iter().map(|b| b.value.max(0.0)).collect();
+            draw_bars(&mut chart, si, colour(si), name, &tops, per);
             let whiskers: Vec<_> = bars
                 .iter()
                 .enumerate()
@@ -140,19 +123,7 @@ pub(super) fn grouped_bars(
                 .collect();
             let _ = chart.draw_series(whiskers);
         }
-        let label_style =
-            TextStyle::from(("sans-serif", 16).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
-        let centre = |g: i32| {
-            if k % 2 == 0 {
-                SegmentValue::Exact(g * per + k / 2)
-            } else {
-                SegmentValue::CenterOf(g * per + (k - 1) / 2)
-            }
-        };
-        let _ = chart.draw_series(groups.iter().enumerate().map(|(g, name)| {
-            EmptyElement::at((centre(g as i32), 0.0))
-                + Text::new(name.clone(), (0, 8), label_style.clone())
-        }));
+        draw_group_labels(&mut chart, groups, k, 0.0);
         for (g, y, label) in hlines {
             let s0 = *g as i32 * per;
             let line = PathElement::new(
@@ -171,13 +142,7 @@ pub(super) fn grouped_bars(
                 }
             }
         }
-        let _ = chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 16))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw();
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight);
         let _ = root.present();
     }
     svg
@@ -246,16 +211,7 @@ pub(super) fn diff_bars(title: &str, groups: &[String], series: &[(String, Vec<f
     let k = series.len().max(1) as i32;
     let per = k + 1;
     let slots = groups.len() as i32 * per;
-    let lo = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().copied())
-        .fold(0.0f64, f64::min);
-    let hi = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().copied())
-        .fold(0.0f64, f64::max);
-    let span = (hi - lo).max(0.01);
-    let (ymin, ymax) = (lo - span * 0.08, hi + span * 0.12);
+    let (ymin, ymax) = diff_range(series);
     let mut svg = String::new();
     let width = (160 + groups.len() as u32 * (40 * k as u32 + 40)).clamp(520, CHART_MAX_WIDTH);
     {
@@ -289,50 +245,11 @@ pub(super) fn diff_bars(title: &str, groups: &[String], series: &[(String, Vec<f
         )));
         for (si, (name, values)) in series.iter().enumerate() {
             // scenario i is policy i + 1: its colour
-            let c = colour(si + 1);
-            let rects: Vec<_> = values
-                .iter()
-                .enumerate()
-                .map(|(g, v)| {
-                    let s = g as i32 * per + si as i32;
-                    let mut r = Rectangle::new(
-                        [
-                            (SegmentValue::Exact(s), 0.0),
-                            (SegmentValue::Exact(s + 1), *v),
-                        ],
-                        c.filled(),
-                    );
-                    r.set_margin(0, 0, 2, 2);
-                    r
-                })
-                .collect();
-            if let Ok(a) = chart.draw_series(rects) {
-                a.label(name.clone()).legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled())
-                });
-            }
+            draw_bars(&mut chart, si, colour(si + 1), name, values, per);
         }
-        let label_style =
-            TextStyle::from(("sans-serif", 16).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
-        let centre = |g: i32| {
-            if k % 2 == 0 {
-                SegmentValue::Exact(g * per + k / 2)
-            } else {
-                SegmentValue::CenterOf(g * per + (k - 1) / 2)
-            }
-        };
-        let _ = chart.draw_series(groups.iter().enumerate().map(|(g, name)| {
-            EmptyElement::at((centre(g as i32), ymin))
-                + Text::new(name.clone(), (0, 8), label_style.clone())
-        }));
+        draw_group_labels(&mut chart, groups, k, ymin);
         if series.len() > 1 {
-            let _ = chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 16))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw();
+            draw_legend(&mut chart, SeriesLabelPosition::UpperRight);
         }
         let _ = root.present();
     }
@@ -345,16 +262,7 @@ pub(super) fn diff_hbars(title: &str, groups: &[String], series: &[(String, Vec<
     let k = series.len().max(1) as i32;
     let per = k + 1;
     let slots = groups.len() as i32 * per;
-    let lo = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().copied())
-        .fold(0.0f64, f64::min);
-    let hi = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().copied())
-        .fold(0.0f64, f64::max);
-    let span = (hi - lo).max(0.01);
-    let (xmin, xmax) = (lo - span * 0.08, hi + span * 0.12);
+    let (xmin, xmax) = diff_range(series);
     let longest = groups.iter().map(|g| g.chars().count()).max().unwrap_or(4) as u32;
     let label_area = (longest * 15 + 16).clamp(80, 340);
     let height = (90 + groups.len() as u32 * (k as u32 * 22 + 12)).clamp(220, 900);
@@ -397,41 +305,120 @@ pub(super) fn diff_hbars(title: &str, groups: &[String], series: &[(String, Vec<
             BLACK.stroke_width(1),
         )));
         for (si, (name, values)) in series.iter().enumerate() {
-            let c = colour(si + 1);
-            let rects: Vec<_> = values
-                .iter()
-                .enumerate()
-                .map(|(g, v)| {
-                    let s = g as i32 * per + si as i32;
-                    let mut r = Rectangle::new(
-                        [
-                            (0.0, SegmentValue::Exact(s)),
-                            (*v, SegmentValue::Exact(s + 1)),
-                        ],
-                        c.filled(),
-                    );
-                    r.set_margin(2, 2, 0, 0);
-                    r
-                })
-                .collect();
-            if let Ok(a) = chart.draw_series(rects) {
-                a.label(name.clone()).legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled())
-                });
-            }
+            draw_hbars(&mut chart, si, name, values, per);
         }
         if series.len() > 1 {
-            let _ = chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 16))
-                .position(SeriesLabelPosition::LowerRight)
-                .draw();
+            draw_legend(&mut chart, SeriesLabelPosition::LowerRight);
         }
         let _ = root.present();
     }
     svg
+}
+
+/// A bar chart's drawing area: segments across, amounts up.
+type BarChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<SegmentedCoord<RangedCoordi32>, RangedCoordf64>>;
+
+/// A horizontal bar chart's drawing area: amounts across, segments down.
+type HBarChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, SegmentedCoord<RangedCoordi32>>>;
+
+/// The value axis of a difference chart: zero and every value, with room
+/// below and above.
+fn diff_range(series: &[(String, Vec<f64>)]) -> (f64, f64) {
+    let lo = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .fold(0.0f64, f64::min);
+    let hi = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .fold(0.0f64, f64::max);
+    let span = (hi - lo).max(0.01);
+    (lo - span * 0.08, hi + span * 0.12)
+}
+
+/// One series of bars (`tops`, one a group) at its place in each group,
+/// with its legend entry.
+fn draw_bars(chart: &mut BarChart, si: usize, c: RGBColor, name: &str, tops: &[f64], per: i32) {
+    let rects: Vec<_> = tops
+        .iter()
+        .enumerate()
+        .map(|(g, v)| {
+            let s = g as i32 * per + si as i32;
+            let mut r = Rectangle::new(
+                [
+                    (SegmentValue::Exact(s), 0.0),
+                    (SegmentValue::Exact(s + 1), *v),
+                ],
+                c.filled(),
+            );
+            r.set_margin(0, 0, 2, 2);
+            r
+        })
+        .collect();
+    if let Ok(a) = chart.draw_series(rects) {
+        a.label(name.to_string())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+    }
+}
+
+/// One scenario's horizontal bars, with its legend entry.
+fn draw_hbars(chart: &mut HBarChart, si: usize, name: &str, values: &[f64], per: i32) {
+    let c = colour(si + 1);
+    let rects: Vec<_> = values
+        .iter()
+        .enumerate()
+        .map(|(g, v)| {
+            let s = g as i32 * per + si as i32;
+            let mut r = Rectangle::new(
+                [
+                    (0.0, SegmentValue::Exact(s)),
+                    (*v, SegmentValue::Exact(s + 1)),
+                ],
+                c.filled(),
+            );
+            r.set_margin(2, 2, 0, 0);
+            r
+        })
+        .collect();
+    if let Ok(a) = chart.draw_series(rects) {
+        a.label(name.to_string())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+    }
+}
+
+/// Group names as text centred under each group (the axis's own labels
+/// would sit on one bar of the group), at height `y`.
+fn draw_group_labels(chart: &mut BarChart, groups: &[String], k: i32, y: f64) {
+    let per = k + 1;
+    let label_style =
+        TextStyle::from(("sans-serif", 16).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    let centre = |g: i32| {
+        if k % 2 == 0 {
+            SegmentValue::Exact(g * per + k / 2)
+        } else {
+            SegmentValue::CenterOf(g * per + (k - 1) / 2)
+        }
+    };
+    let _ = chart.draw_series(groups.iter().enumerate().map(|(g, name)| {
+        EmptyElement::at((centre(g as i32), y))
+            + Text::new(name.clone(), (0, 8), label_style.clone())
+    }));
+}
+
+/// The legend box of the series labels.
+fn draw_legend<'a, 'b: 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, CT>,
+    at: SeriesLabelPosition,
+) {
+    let _ = chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .position(at)
+        .draw();
 }
 
 /// The change of aid (else fund) spending of each scenario in each row.

@@ -333,6 +333,7 @@ fn write_gaps_table(h: &mut String, r: &SimReport) {
             );
         }
     }
+    h.push_str("</table>\n");
 }
 
 /// Section 四: every layer of every policy.
