@@ -198,6 +198,72 @@ macro_rules! persons_on {
     }};
 }
 
+/// A settlement row of [`Db::month_records`] as a record (its layers
+/// empty), inside the caller's `with_pool!` body: `$claims` when the row
+/// carries the claim, for its primary diagnosis.
+macro_rules! record_of_row {
+    ($r:expr, $id:expr, $claims:expr) => {{
+        let r = $r;
+        let claims: bool = $claims;
+        let date = |c: &str| -> Result<chrono::NaiveDate> {
+            let s: String = r.try_get(c)?;
+            chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                .map_err(|e| StorageError::Corrupt(format!("{c} {s:?}: {e}")))
+        };
+        let kind: String = r.try_get("kind")?;
+        let committed_at: String = r.try_get("committed_at")?;
+        let categories: String = r.try_get("categories")?;
+        let mut amounts = [0i64; 10];
+        for (i, a) in AMOUNTS.iter().enumerate() {
+            amounts[i] = r.try_get(*a)?;
+        }
+        let primary_diagnosis = if claims {
+            let cj: String = r.try_get("claim_json")?;
+            serde_json::from_str::<serde_json::Value>(&cj)
+                .ok()
+                .and_then(|v| v["diagnoses"][0].as_str().map(str::to_string))
+        } else {
+            None
+        };
+        SettlementRecord {
+            settlement_id: $id,
+            kind: Kind::parse(&kind)
+                .ok_or_else(|| StorageError::Corrupt(format!("kind {kind}")))?,
+            reverses: r.try_get("reverses")?,
+            hospital: r.try_get("hospital")?,
+            person_id: r.try_get("person_id")?,
+            person_name: r.try_get("person_name")?,
+            categories: categories
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect(),
+            primary_category: r.try_get("primary_category")?,
+            medical_type: r.try_get("medical_type")?,
+            level: r.try_get("level")?,
+            claim_id: r.try_get("claim_id")?,
+            admitted_on: date("admitted_on")?,
+            discharged_on: date("discharged_on")?,
+            month: accounting_month(&committed_at).map_err(StorageError::Corrupt)?,
+            committed_at,
+            policy_id: r.try_get("policy_id")?,
+            primary_diagnosis,
+            disease_groups: Vec::new(),
+            total: from_fen(amounts[0]),
+            free_items: from_fen(amounts[1]),
+            reduction: from_fen(amounts[2]),
+            hospital_waived: from_fen(amounts[3]),
+            over_limit: from_fen(amounts[4]),
+            self_pay_first: from_fen(amounts[5]),
+            fully_self_pay: from_fen(amounts[6]),
+            in_policy: from_fen(amounts[7]),
+            fund_paid: from_fen(amounts[8]),
+            patient_payable: from_fen(amounts[9]),
+            layers: Vec::new(),
+        }
+    }};
+}
+
 impl Db {
     /// A month's grouped sums, one hospital or all.
     pub async fn month_cells(&self, month: Month, hospital: Option<&str>) -> Result<Cells> {
@@ -295,64 +361,9 @@ impl Db {
                 q = q.bind(h);
             }
             for r in q.fetch_all(pool).await? {
-                let date = |c: &str| -> Result<chrono::NaiveDate> {
-                    let s: String = r.try_get(c)?;
-                    chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-                        .map_err(|e| StorageError::Corrupt(format!("{c} {s:?}: {e}")))
-                };
-                let kind: String = r.try_get("kind")?;
-                let committed_at: String = r.try_get("committed_at")?;
-                let categories: String = r.try_get("categories")?;
-                let mut amounts = [0i64; 10];
-                for (i, a) in AMOUNTS.iter().enumerate() {
-                    amounts[i] = r.try_get(*a)?;
-                }
-                let primary_diagnosis = if claims {
-                    let cj: String = r.try_get("claim_json")?;
-                    serde_json::from_str::<serde_json::Value>(&cj)
-                        .ok()
-                        .and_then(|v| v["diagnoses"][0].as_str().map(str::to_string))
-                } else {
-                    None
-                };
-                let id: String = r.try_get("id")?;
-                index.insert(id.clone(), out.len());
-                out.push(SettlementRecord {
-                    settlement_id: id,
-                    kind: Kind::parse(&kind)
-                        .ok_or_else(|| StorageError::Corrupt(format!("kind {kind}")))?,
-                    reverses: r.try_get("reverses")?,
-                    hospital: r.try_get("hospital")?,
-                    person_id: r.try_get("person_id")?,
-                    person_name: r.try_get("person_name")?,
-                    categories: categories
-                        .split(',')
-                        .filter(|c| !c.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                    primary_category: r.try_get("primary_category")?,
-                    medical_type: r.try_get("medical_type")?,
-                    level: r.try_get("level")?,
-                    claim_id: r.try_get("claim_id")?,
-                    admitted_on: date("admitted_on")?,
-                    discharged_on: date("discharged_on")?,
-                    month: accounting_month(&committed_at).map_err(StorageError::Corrupt)?,
-                    committed_at,
-                    policy_id: r.try_get("policy_id")?,
-                    primary_diagnosis,
-                    disease_groups: Vec::new(),
-                    total: from_fen(amounts[0]),
-                    free_items: from_fen(amounts[1]),
-                    reduction: from_fen(amounts[2]),
-                    hospital_waived: from_fen(amounts[3]),
-                    over_limit: from_fen(amounts[4]),
-                    self_pay_first: from_fen(amounts[5]),
-                    fully_self_pay: from_fen(amounts[6]),
-                    in_policy: from_fen(amounts[7]),
-                    fund_paid: from_fen(amounts[8]),
-                    patient_payable: from_fen(amounts[9]),
-                    layers: Vec::new(),
-                });
+                let record = record_of_row!(&r, r.try_get("id")?, claims);
+                index.insert(record.settlement_id.clone(), out.len());
+                out.push(record);
             }
             let mut q = sqlx::query(&layers_sql).bind(&f).bind(&t);
             if let Some(h) = hospital {

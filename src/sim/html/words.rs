@@ -182,18 +182,21 @@ fn change_words(diff: Yuan, iv: Interval) -> String {
     let mut s = format!("{verb} {} 万元", wan_text(Yuan(diff.0.abs())));
     if let Some([a, b]) = iv {
         // the interval of the change, in the sentence's direction
-        let (lo, hi) = if diff.0 < Decimal::ZERO {
-            (Yuan(-b.0), Yuan(-a.0))
-        } else {
-            (a, b)
-        };
-        s.push_str(&format!(
-            "（90% 区间 {}–{} 万元）",
-            wan_text(lo),
-            wan_text(hi)
-        ));
+        s.push_str(&interval_wan_words(a, b, diff.0 < Decimal::ZERO));
     }
     s
+}
+
+/// An interval `[a, b]` in 万元 as a sentence shows it: for an amount
+/// spoken of as a decrease or a surplus (`negated`), from the smaller
+/// magnitude to the larger.
+fn interval_wan_words(a: Yuan, b: Yuan, negated: bool) -> String {
+    let (lo, hi) = if negated {
+        (Yuan(-b.0), Yuan(-a.0))
+    } else {
+        (a, b)
+    };
+    format!("（90% 区间 {}–{} 万元）", wan_text(lo), wan_text(hi))
 }
 
 /// Where the scenario leaves the budget of `key` (else its first budget),
@@ -211,16 +214,7 @@ fn budget_words(p: &PolicyReport, key: &str) -> String {
     if let Some([a, b]) = g.gap_interval {
         let z = Decimal::ZERO;
         if (a.0 >= z && b.0 >= z) || (a.0 <= z && b.0 <= z) {
-            let (lo, hi) = if g.gap.0 < Decimal::ZERO {
-                (Yuan(-b.0), Yuan(-a.0))
-            } else {
-                (a, b)
-            };
-            s.push_str(&format!(
-                "（90% 区间 {}–{} 万元）",
-                wan_text(lo),
-                wan_text(hi)
-            ));
+            s.push_str(&interval_wan_words(a, b, g.gap.0 < Decimal::ZERO));
         } else {
             s.push_str(&format!(
                 "（90% 区间从缺口 {} 万元到结余 {} 万元）",
