@@ -105,43 +105,10 @@ pub(super) fn grouped_bars(
         for (si, (name, bars)) in series.iter().enumerate() {
             let tops: Vec<f64> = bars.iter().map(|b| b.value.max(0.0)).collect();
             draw_bars(&mut chart, si, colour(si), name, &tops, per);
-            let whiskers: Vec<_> = bars
-                .iter()
-                .enumerate()
-                .filter_map(|(g, b)| {
-                    let s = g as i32 * per + si as i32;
-                    b.interval.map(|(lo, hi)| {
-                        PathElement::new(
-                            vec![
-                                (SegmentValue::CenterOf(s), lo),
-                                (SegmentValue::CenterOf(s), hi),
-                            ],
-                            BLACK.stroke_width(2),
-                        )
-                    })
-                })
-                .collect();
-            let _ = chart.draw_series(whiskers);
+            draw_whiskers(&mut chart, si, bars, per);
         }
         draw_group_labels(&mut chart, groups, k, 0.0);
-        for (g, y, label) in hlines {
-            let s0 = *g as i32 * per;
-            let line = PathElement::new(
-                vec![
-                    (SegmentValue::Exact(s0), *y),
-                    (SegmentValue::Exact(s0 + k), *y),
-                ],
-                RED.stroke_width(2),
-            );
-            let c = RED;
-            if let Ok(a) = chart.draw_series(std::iter::once(line)) {
-                if !label.is_empty() {
-                    a.label(label.clone()).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 12, y)], c.stroke_width(2))
-                    });
-                }
-            }
-        }
+        draw_budget_lines(&mut chart, hlines, k);
         draw_legend(&mut chart, SeriesLabelPosition::UpperRight);
         let _ = root.present();
     }
@@ -385,6 +352,51 @@ fn draw_hbars(chart: &mut HBarChart, si: usize, name: &str, values: &[f64], per:
     if let Ok(a) = chart.draw_series(rects) {
         a.label(name.to_string())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+    }
+}
+
+/// Each bar's 90 % interval as a vertical line.
+fn draw_whiskers(chart: &mut BarChart, si: usize, bars: &[Bar], per: i32) {
+    let whiskers: Vec<_> = bars
+        .iter()
+        .enumerate()
+        .filter_map(|(g, b)| {
+            let s = g as i32 * per + si as i32;
+            b.interval.map(|(lo, hi)| {
+                PathElement::new(
+                    vec![
+                        (SegmentValue::CenterOf(s), lo),
+                        (SegmentValue::CenterOf(s), hi),
+                    ],
+                    BLACK.stroke_width(2),
+                )
+            })
+        })
+        .collect();
+    let _ = chart.draw_series(whiskers);
+}
+
+/// Reference lines (budgets) across the groups given; a line with a label
+/// gets a legend entry.
+fn draw_budget_lines(chart: &mut BarChart, hlines: &[(usize, f64, String)], k: i32) {
+    let per = k + 1;
+    for (g, y, label) in hlines {
+        let s0 = *g as i32 * per;
+        let line = PathElement::new(
+            vec![
+                (SegmentValue::Exact(s0), *y),
+                (SegmentValue::Exact(s0 + k), *y),
+            ],
+            RED.stroke_width(2),
+        );
+        let c = RED;
+        if let Ok(a) = chart.draw_series(std::iter::once(line)) {
+            if !label.is_empty() {
+                a.label(label.clone()).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 12, y)], c.stroke_width(2))
+                });
+            }
+        }
     }
 }
 
