@@ -12,9 +12,8 @@ use crate::recon::clearing::{clearing_report, disbursement_report};
 use crate::recon::ledger::{ledger_report, LedgerKind};
 use crate::recon::report::{ColType, Report, Table, Value};
 use crate::recon::{Cells, Labels, Month};
-use crate::storage::recon::{
-    ActiveSettlement, CloseOutcome, ReopenOutcome, ResettleOutcome, ResettleWrite,
-};
+use crate::storage::recon::{CloseOutcome, ReopenOutcome};
+use crate::storage::resettle::{ActiveSettlement, ResettleOutcome, ResettleWrite};
 use crate::storage::{self, NewReversal, StorageError};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -24,9 +24,11 @@
 //!   the self-contained printable report with SVG charts.
 //! - [`generate`] makes synthetic populations for demos, tests and load.
 
+mod budget;
 pub mod generate;
 pub mod html;
 pub mod load;
+pub mod outcome;
 pub mod report;
 pub mod run;
 
@@ -41,7 +43,9 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::RwLock;
 
-pub use run::{simulate, PolicyInput, SimOptions};
+pub use budget::{Budget, BudgetTarget};
+pub use outcome::{PolicyInput, SimOptions};
+pub use run::simulate;
 
 /// Progress of a long run. The command line shows an indicatif bar; the
 /// service and the tests pass [`NoProgress`].
@@ -422,69 +426,10 @@ impl Builder {
             })
             .collect();
 
-        // Growth.
         let claims_read = claims.len();
-        let (mut duplicated, mut dropped) = (0, 0);
-        if !growth.price.is_zero() {
-            let factor = Decimal::ONE + growth.price;
-            claims.par_iter_mut().for_each(|c| {
-                for it in c.items.iter_mut() {
-                    it.amount_fen = to_fen(grow_price(from_fen(it.amount_fen), factor));
-                }
-            });
-        }
-        if !growth.volume.is_zero() {
-            let mut out = Vec::with_capacity(claims.len() + claims.len() / 8);
-            for c in claims {
-                let n = copies(&growth, &c.claim_id);
-                if n == 0 {
-                    dropped += 1;
-                    continue;
-                }
-                for k in 1..n {
-                    let mut copy = c.clone();
-                    copy.claim_id = format!("{}#{k}", c.claim_id).into();
-                    out.push(copy);
-                    duplicated += 1;
-                }
-                out.push(c);
-            }
-            claims = out;
-        }
-
-        // Settlement order: person, discharge date, claim id, input line.
-        claims.par_sort_unstable_by(|a, b| {
-            a.person_id
-                .cmp(&b.person_id)
-                .then(a.discharged.cmp(&b.discharged))
-                .then_with(|| a.claim_id.cmp(&b.claim_id))
-                .then(a.line.cmp(&b.line))
-        });
-        let mut persons: Vec<PersonClaims> = Vec::new();
-        for (i, c) in claims.iter().enumerate() {
-            match persons.last_mut() {
-                Some(p) if *p.id == *c.person_id => p.range.end = i + 1,
-                _ => persons.push(PersonClaims {
-                    id: c.person_id.to_string(),
-                    range: i..i + 1,
-                }),
-            }
-        }
-
-        // Report keys: category combinations as sets.
-        let mut set_ix: HashMap<Vec<String>, u32> = HashMap::new();
-        let mut category_sets: Vec<Vec<String>> = Vec::new();
-        let mut set_of_list = Vec::with_capacity(category_lists.len());
-        for l in &category_lists {
-            let mut s: Vec<String> = l.iter().map(|c| c.trim().to_string()).collect();
-            s.sort();
-            s.dedup();
-            let k = *set_ix.entry(s.clone()).or_insert_with(|| {
-                category_sets.push(s);
-                (category_sets.len() - 1) as u32
-            });
-            set_of_list.push(k);
-        }
+        let (claims, duplicated, dropped) = grow(claims, &growth);
+        let (claims, persons) = in_settlement_order(claims);
+        let (category_sets, set_of_list) = category_sets(&category_lists);
         ClaimSet {
             claims,
             persons,
@@ -501,6 +446,79 @@ impl Builder {
             growth,
         }
     }
+}
+/// Apply price and volume growth: (claims, copies added, claims dropped).
+fn grow(mut claims: Vec<SimClaim>, growth: &Growth) -> (Vec<SimClaim>, usize, usize) {
+    let (mut duplicated, mut dropped) = (0, 0);
+    if !growth.price.is_zero() {
+        let factor = Decimal::ONE + growth.price;
+        claims.par_iter_mut().for_each(|c| {
+            for it in c.items.iter_mut() {
+                it.amount_fen = to_fen(grow_price(from_fen(it.amount_fen), factor));
+            }
+        });
+    }
+    if !growth.volume.is_zero() {
+        let mut out = Vec::with_capacity(claims.len() + claims.len() / 8);
+        for c in claims {
+            let n = copies(growth, &c.claim_id);
+            if n == 0 {
+                dropped += 1;
+                continue;
+            }
+            for k in 1..n {
+                let mut copy = c.clone();
+                copy.claim_id = format!("{}#{k}", c.claim_id).into();
+                out.push(copy);
+                duplicated += 1;
+            }
+            out.push(c);
+        }
+        claims = out;
+    }
+    (claims, duplicated, dropped)
+}
+
+/// Settlement order: person, discharge date, claim id, input line; and
+/// each person's range of claims.
+fn in_settlement_order(mut claims: Vec<SimClaim>) -> (Vec<SimClaim>, Vec<PersonClaims>) {
+    claims.par_sort_unstable_by(|a, b| {
+        a.person_id
+            .cmp(&b.person_id)
+            .then(a.discharged.cmp(&b.discharged))
+            .then_with(|| a.claim_id.cmp(&b.claim_id))
+            .then(a.line.cmp(&b.line))
+    });
+    let mut persons: Vec<PersonClaims> = Vec::new();
+    for (i, c) in claims.iter().enumerate() {
+        match persons.last_mut() {
+            Some(p) if *p.id == *c.person_id => p.range.end = i + 1,
+            _ => persons.push(PersonClaims {
+                id: c.person_id.to_string(),
+                range: i..i + 1,
+            }),
+        }
+    }
+    (claims, persons)
+}
+
+/// Report keys: category combinations as sets (the distinct sets, and the
+/// set of each category list).
+fn category_sets(category_lists: &[Vec<String>]) -> (Vec<Vec<String>>, Vec<u32>) {
+    let mut set_ix: HashMap<Vec<String>, u32> = HashMap::new();
+    let mut category_sets: Vec<Vec<String>> = Vec::new();
+    let mut set_of_list = Vec::with_capacity(category_lists.len());
+    for l in category_lists {
+        let mut s: Vec<String> = l.iter().map(|c| c.trim().to_string()).collect();
+        s.sort();
+        s.dedup();
+        let k = *set_ix.entry(s.clone()).or_insert_with(|| {
+            category_sets.push(s);
+            (category_sets.len() - 1) as u32
+        });
+        set_of_list.push(k);
+    }
+    (category_sets, set_of_list)
 }
 
 /// One person's claims: a range of [`ClaimSet::claims`].
@@ -646,77 +664,6 @@ fn grow_price(amount: Decimal, factor: Decimal) -> Decimal {
     round2(amount * factor)
 }
 
-/// A budget (`--budget aid=8000000`): what one payer, one layer or all
-/// funds may spend in the period simulated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Budget {
-    pub target: BudgetTarget,
-    pub amount: Decimal,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BudgetTarget {
-    Payer(crate::engine::policy::Payer),
-    Layer(String),
-    /// Every fund together (`fund_paid`).
-    Fund,
-}
-
-impl BudgetTarget {
-    pub fn key(&self) -> String {
-        match self {
-            BudgetTarget::Payer(p) => p.as_str().to_string(),
-            BudgetTarget::Layer(l) => format!("layer:{l}"),
-            BudgetTarget::Fund => "fund".into(),
-        }
-    }
-    pub fn kind(&self) -> &'static str {
-        match self {
-            BudgetTarget::Payer(_) => "payer",
-            BudgetTarget::Layer(_) => "layer",
-            BudgetTarget::Fund => "fund",
-        }
-    }
-}
-
-impl std::str::FromStr for Budget {
-    type Err = SimError;
-    /// `KEY=AMOUNT`: KEY is a payer (`insurance`, `aid`, `government`,
-    /// `charity`), `fund` (all funds), `layer:ID` or `payer:NAME`; a bare
-    /// key that is not a payer names a layer.
-    fn from_str(s: &str) -> Result<Budget, SimError> {
-        let bad = |m: &str| SimError::Budget(s.to_string(), m.to_string());
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| bad("expected KEY=AMOUNT, e.g. aid=8000000"))?;
-        let amount = crate::money::parse_amount(v.trim().replace('_', "").as_str())
-            .map_err(|e| bad(&e.to_string()))?;
-        let k = k.trim();
-        let payer = |name: &str| {
-            crate::engine::policy::Payer::ALL
-                .into_iter()
-                .find(|p| p.as_str() == name)
-        };
-        let target = if let Some(l) = k.strip_prefix("layer:") {
-            BudgetTarget::Layer(l.trim().to_string())
-        } else if let Some(p) = k.strip_prefix("payer:") {
-            BudgetTarget::Payer(
-                payer(p.trim())
-                    .ok_or_else(|| bad("unknown payer (insurance, aid, government or charity)"))?,
-            )
-        } else if k == "fund" {
-            BudgetTarget::Fund
-        } else if let Some(p) = payer(k) {
-            BudgetTarget::Payer(p)
-        } else if k.is_empty() {
-            return Err(bad("the key is empty"));
-        } else {
-            BudgetTarget::Layer(k.to_string())
-        };
-        Ok(Budget { target, amount })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -791,22 +738,5 @@ mod tests {
         assert_eq!(items[0].amount.0, dec!(5.15));
         assert_eq!(items[1].amount.0, dec!(329.60));
         assert_eq!(items[1].limit_amount.unwrap().0, dec!(300.00));
-    }
-
-    #[test]
-    fn parses_budgets() {
-        let b: Budget = "aid=8000000".parse().unwrap();
-        assert_eq!(
-            b.target,
-            BudgetTarget::Payer(crate::engine::policy::Payer::Aid)
-        );
-        assert_eq!(b.amount, dec!(8000000));
-        let b: Budget = "critical=1_000_000.50".parse().unwrap();
-        assert_eq!(b.target, BudgetTarget::Layer("critical".into()));
-        let b: Budget = "layer:aid=5".parse().unwrap();
-        assert_eq!(b.target, BudgetTarget::Layer("aid".into()));
-        assert!("aid".parse::<Budget>().is_err());
-        assert!("aid=-3".parse::<Budget>().is_err());
-        assert!("payer:nobody=3".parse::<Budget>().is_err());
     }
 }

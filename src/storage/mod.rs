@@ -32,6 +32,8 @@ pub mod directory;
 pub mod group;
 pub mod keys;
 pub mod recon;
+pub mod resettle;
+mod reversal;
 pub mod settlements;
 pub mod simulation;
 pub mod verify;

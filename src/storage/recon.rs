@@ -1,5 +1,6 @@
-//! Reconciliation queries (issue 5): a month's grouped sums, its records,
-//! month close, and the re-settlement transaction of 应退应补.
+//! Reconciliation queries: a month's grouped sums, its records and month
+//! close. The re-settlement transaction of 应退应补 is in
+//! [`super::resettle`].
 //!
 //! On SQLite a month's sums are read from `month_cells` /
 //! `month_layer_cells`, kept by triggers in the transaction that appends
@@ -9,15 +10,12 @@
 //! same [`Cells`]; [`Db::month_cells_from_rows`] recomputes from the rows on
 //! either backend, for audits and tests.
 
-use super::settlements::{insert_new_settlement, NewReversal, NewSettlement, SETTLEMENT_COLUMNS};
-use super::{begin_write, booking_month, now_text, with_pool, Backend, Db, Result, StorageError};
-use crate::engine::Accumulator;
+use super::{begin_write, now_text, with_pool, Backend, Db, Result, StorageError};
 use crate::money::from_fen;
 use crate::recon::record::{accounting_month, Kind, LayerRecord, Month, SettlementRecord};
 use crate::recon::statement::{CellKey, Cells, LayerKey, LayerSums, Sums};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 
 const AMOUNTS: [&str; 10] = [
     "total",
@@ -54,42 +52,6 @@ pub enum CloseOutcome {
 pub enum ReopenOutcome {
     Reopened,
     NotClosed,
-}
-
-/// An active settlement (not reversed) that may need re-settling.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActiveSettlement {
-    pub id: String,
-    pub hospital: String,
-    pub claim_id: String,
-    pub person_id: String,
-    pub year: i32,
-    pub categories: String,
-    pub discharged_on: String,
-    pub policy_id: String,
-    pub claim_json: String,
-    pub claim_hash: String,
-    pub answer_json: String,
-    /// What it added to the accumulators, per layer id: (deductible,
-    /// eligible, paid) in fen.
-    pub deltas: Vec<(String, [i64; 3])>,
-}
-
-/// One re-settlement to write: the original's reversal and its successor.
-#[derive(Debug, Clone)]
-pub struct ResettleWrite {
-    pub original_id: String,
-    pub reversal: NewReversal,
-    pub new: NewSettlement,
-}
-
-/// How a re-settlement transaction ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResettleOutcome {
-    /// Written: (original id, reversal id, new settlement id).
-    Done(Vec<(String, String, String)>),
-    /// An original was reversed meanwhile: plan again.
-    Stale(String),
 }
 
 /// The queries of a month's cells: from the trigger-kept sums (`stored`,
@@ -236,6 +198,72 @@ macro_rules! persons_on {
     }};
 }
 
+/// A settlement row of [`Db::month_records`] as a record (its layers
+/// empty), inside the caller's `with_pool!` body: `$claims` when the row
+/// carries the claim, for its primary diagnosis.
+macro_rules! record_of_row {
+    ($r:expr, $id:expr, $claims:expr) => {{
+        let r = $r;
+        let claims: bool = $claims;
+        let date = |c: &str| -> Result<chrono::NaiveDate> {
+            let s: String = r.try_get(c)?;
+            chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                .map_err(|e| StorageError::Corrupt(format!("{c} {s:?}: {e}")))
+        };
+        let kind: String = r.try_get("kind")?;
+        let committed_at: String = r.try_get("committed_at")?;
+        let categories: String = r.try_get("categories")?;
+        let mut amounts = [0i64; 10];
+        for (i, a) in AMOUNTS.iter().enumerate() {
+            amounts[i] = r.try_get(*a)?;
+        }
+        let primary_diagnosis = if claims {
+            let cj: String = r.try_get("claim_json")?;
+            serde_json::from_str::<serde_json::Value>(&cj)
+                .ok()
+                .and_then(|v| v["diagnoses"][0].as_str().map(str::to_string))
+        } else {
+            None
+        };
+        SettlementRecord {
+            settlement_id: $id,
+            kind: Kind::parse(&kind)
+                .ok_or_else(|| StorageError::Corrupt(format!("kind {kind}")))?,
+            reverses: r.try_get("reverses")?,
+            hospital: r.try_get("hospital")?,
+            person_id: r.try_get("person_id")?,
+            person_name: r.try_get("person_name")?,
+            categories: categories
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect(),
+            primary_category: r.try_get("primary_category")?,
+            medical_type: r.try_get("medical_type")?,
+            level: r.try_get("level")?,
+            claim_id: r.try_get("claim_id")?,
+            admitted_on: date("admitted_on")?,
+            discharged_on: date("discharged_on")?,
+            month: accounting_month(&committed_at).map_err(StorageError::Corrupt)?,
+            committed_at,
+            policy_id: r.try_get("policy_id")?,
+            primary_diagnosis,
+            disease_groups: Vec::new(),
+            total: from_fen(amounts[0]),
+            free_items: from_fen(amounts[1]),
+            reduction: from_fen(amounts[2]),
+            hospital_waived: from_fen(amounts[3]),
+            over_limit: from_fen(amounts[4]),
+            self_pay_first: from_fen(amounts[5]),
+            fully_self_pay: from_fen(amounts[6]),
+            in_policy: from_fen(amounts[7]),
+            fund_paid: from_fen(amounts[8]),
+            patient_payable: from_fen(amounts[9]),
+            layers: Vec::new(),
+        }
+    }};
+}
+
 impl Db {
     /// A month's grouped sums, one hospital or all.
     pub async fn month_cells(&self, month: Month, hospital: Option<&str>) -> Result<Cells> {
@@ -333,64 +361,9 @@ impl Db {
                 q = q.bind(h);
             }
             for r in q.fetch_all(pool).await? {
-                let date = |c: &str| -> Result<chrono::NaiveDate> {
-                    let s: String = r.try_get(c)?;
-                    chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-                        .map_err(|e| StorageError::Corrupt(format!("{c} {s:?}: {e}")))
-                };
-                let kind: String = r.try_get("kind")?;
-                let committed_at: String = r.try_get("committed_at")?;
-                let categories: String = r.try_get("categories")?;
-                let mut amounts = [0i64; 10];
-                for (i, a) in AMOUNTS.iter().enumerate() {
-                    amounts[i] = r.try_get(*a)?;
-                }
-                let primary_diagnosis = if claims {
-                    let cj: String = r.try_get("claim_json")?;
-                    serde_json::from_str::<serde_json::Value>(&cj)
-                        .ok()
-                        .and_then(|v| v["diagnoses"][0].as_str().map(str::to_string))
-                } else {
-                    None
-                };
-                let id: String = r.try_get("id")?;
-                index.insert(id.clone(), out.len());
-                out.push(SettlementRecord {
-                    settlement_id: id,
-                    kind: Kind::parse(&kind)
-                        .ok_or_else(|| StorageError::Corrupt(format!("kind {kind}")))?,
-                    reverses: r.try_get("reverses")?,
-                    hospital: r.try_get("hospital")?,
-                    person_id: r.try_get("person_id")?,
-                    person_name: r.try_get("person_name")?,
-                    categories: categories
-                        .split(',')
-                        .filter(|c| !c.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                    primary_category: r.try_get("primary_category")?,
-                    medical_type: r.try_get("medical_type")?,
-                    level: r.try_get("level")?,
-                    claim_id: r.try_get("claim_id")?,
-                    admitted_on: date("admitted_on")?,
-                    discharged_on: date("discharged_on")?,
-                    month: accounting_month(&committed_at).map_err(StorageError::Corrupt)?,
-                    committed_at,
-                    policy_id: r.try_get("policy_id")?,
-                    primary_diagnosis,
-                    disease_groups: Vec::new(),
-                    total: from_fen(amounts[0]),
-                    free_items: from_fen(amounts[1]),
-                    reduction: from_fen(amounts[2]),
-                    hospital_waived: from_fen(amounts[3]),
-                    over_limit: from_fen(amounts[4]),
-                    self_pay_first: from_fen(amounts[5]),
-                    fully_self_pay: from_fen(amounts[6]),
-                    in_policy: from_fen(amounts[7]),
-                    fund_paid: from_fen(amounts[8]),
-                    patient_payable: from_fen(amounts[9]),
-                    layers: Vec::new(),
-                });
+                let record = record_of_row!(&r, r.try_get("id")?, claims);
+                index.insert(record.settlement_id.clone(), out.len());
+                out.push(record);
             }
             let mut q = sqlx::query(&layers_sql).bind(&f).bind(&t);
             if let Some(h) = hospital {
@@ -589,259 +562,6 @@ impl Db {
                     ))
                 })
                 .collect()
-        })
-    }
-
-    /// Active settlements (not reversed) of `persons` (every person when
-    /// empty), in commit order, with their accumulator deltas.
-    pub async fn active_settlements(&self, persons: &[String]) -> Result<Vec<ActiveSettlement>> {
-        let mut sql = String::from(
-            "SELECT s.id, s.hospital, s.claim_id, s.person_id, s.year, s.categories, s.discharged_on, s.policy_id,
-                    s.claim_json, s.claim_hash, s.answer_json
-             FROM settlements s
-             WHERE s.kind = 'settlement' AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.reverses = s.id)",
-        );
-        if !persons.is_empty() {
-            sql.push_str(" AND s.person_id IN (");
-            for i in 0..persons.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                let _ = write!(sql, "${}", i + 1);
-            }
-            sql.push(')');
-        }
-        sql.push_str(" ORDER BY s.seq");
-        let mut out: Vec<ActiveSettlement> = Vec::new();
-        with_pool!(self, |pool, backend| {
-            let mut q = sqlx::query(&sql);
-            for p in persons {
-                q = q.bind(p);
-            }
-            for r in q.fetch_all(pool).await? {
-                let year: i64 = r.try_get("year")?;
-                out.push(ActiveSettlement {
-                    id: r.try_get("id")?,
-                    hospital: r.try_get("hospital")?,
-                    claim_id: r.try_get("claim_id")?,
-                    person_id: r.try_get("person_id")?,
-                    year: year as i32,
-                    categories: r.try_get("categories")?,
-                    discharged_on: r.try_get("discharged_on")?,
-                    policy_id: r.try_get("policy_id")?,
-                    claim_json: r.try_get("claim_json")?,
-                    claim_hash: r.try_get("claim_hash")?,
-                    answer_json: r.try_get("answer_json")?,
-                    deltas: Vec::new(),
-                });
-            }
-            for s in out.iter_mut() {
-                let rows = sqlx::query(
-                    "SELECT layer_id, deductible, eligible, paid FROM (
-                         SELECT layer_id, deductible, eligible, paid, position, '' AS k FROM settlement_layers
-                         WHERE settlement_id = $1
-                         UNION ALL
-                         SELECT acc_key AS layer_id, 0 AS deductible, 0 AS eligible, paid, 1000000 AS position, acc_key AS k
-                         FROM settlement_accumulators WHERE settlement_id = $1
-                     ) x ORDER BY position, k",
-                )
-                .bind(&s.id)
-                .fetch_all(pool)
-                .await?;
-                for l in rows {
-                    s.deltas.push((
-                        l.try_get("layer_id")?,
-                        [
-                            l.try_get("deductible")?,
-                            l.try_get("eligible")?,
-                            l.try_get("paid")?,
-                        ],
-                    ));
-                }
-            }
-        });
-        Ok(out)
-    }
-
-    /// 应退应补 in one transaction: lock the person's accumulators for
-    /// `years` (creating rows for `layer_ids`), check that none of
-    /// `originals` was reversed meanwhile, let `compute` plan on the locked
-    /// accumulators, then for each write append the original's reversal and
-    /// the new settlement (linked by `replaces`) and move the accumulators
-    /// by exactly new − old.
-    pub async fn resettle<F>(
-        &self,
-        person_id: &str,
-        years: &[i32],
-        layer_ids: &[String],
-        originals: &[String],
-        compute: F,
-    ) -> Result<ResettleOutcome>
-    where
-        F: FnOnce(&HashMap<(i32, String), Accumulator>) -> Result<Vec<ResettleWrite>>,
-    {
-        let mut sorted: Vec<&str> = layer_ids.iter().map(String::as_str).collect();
-        sorted.sort_unstable();
-        sorted.dedup();
-        let mut years: Vec<i32> = years.to_vec();
-        years.sort_unstable();
-        years.dedup();
-        with_pool!(self, |pool, backend| {
-            let (_guard, mut tx) = begin_write!(self, pool, backend);
-            let mut current: HashMap<(i32, String), Accumulator> = HashMap::new();
-            for &year in &years {
-                for l in &sorted {
-                    sqlx::query(
-                        "INSERT INTO accumulators (person_id, year, layer_id) VALUES ($1, $2, $3)
-                         ON CONFLICT (person_id, year, layer_id) DO NOTHING",
-                    )
-                    .bind(person_id)
-                    .bind(i64::from(year))
-                    .bind(*l)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                let lock_sql = match backend {
-                    Backend::Postgres => {
-                        "SELECT layer_id, deductible_used, eligible_cum, paid FROM accumulators
-                         WHERE person_id = $1 AND year = $2 ORDER BY layer_id FOR UPDATE"
-                    }
-                    Backend::Sqlite => {
-                        "SELECT layer_id, deductible_used, eligible_cum, paid FROM accumulators
-                         WHERE person_id = $1 AND year = $2 ORDER BY layer_id"
-                    }
-                };
-                for r in sqlx::query(lock_sql)
-                    .bind(person_id)
-                    .bind(i64::from(year))
-                    .fetch_all(&mut *tx)
-                    .await?
-                {
-                    current.insert(
-                        (year, r.try_get("layer_id")?),
-                        Accumulator {
-                            deductible_used: from_fen(r.try_get("deductible_used")?),
-                            eligible_cum: from_fen(r.try_get("eligible_cum")?),
-                            paid: from_fen(r.try_get("paid")?),
-                        },
-                    );
-                }
-            }
-            for id in originals {
-                let reversed = sqlx::query("SELECT id FROM settlements WHERE reverses = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if reversed.is_some() {
-                    tx.rollback().await?;
-                    return Ok(ResettleOutcome::Stale(id.clone()));
-                }
-            }
-            let writes = compute(&current)?;
-            let mut done = Vec::new();
-            for w in &writes {
-                let rev = &w.reversal;
-                let booked = booking_month!(tx, backend, &rev.booked_month);
-                sqlx::query(&format!(
-                    "INSERT INTO settlements ({SETTLEMENT_COLUMNS})
-                     SELECT $1, 'reversal', id, hospital, claim_id, person_id, medical_type, level, region, categories,
-                            primary_category, admitted_on, discharged_on, year, policy_id, policy_hash, -total, -free_items,
-                            -reduction, -hospital_waived, -over_limit, -self_pay_first, -fully_self_pay, -in_policy, -fund_paid,
-                            -patient_payable, claim_hash, claim_json, $2, $3, $4
-                     FROM settlements WHERE id = $5 AND kind = 'settlement' AND person_id = $6"
-                ))
-                .bind(&rev.id)
-                .bind(&rev.answer_json)
-                .bind(&rev.committed_at)
-                .bind(&booked)
-                .bind(&w.original_id)
-                .bind(person_id)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO settlement_layers (settlement_id, position, layer_id, fund_code, payer, applied, cap_limited,
-                         base, deductible, eligible, paid)
-                     SELECT $1, position, layer_id, fund_code, payer, applied, cap_limited, -base, -deductible, -eligible, -paid
-                     FROM settlement_layers WHERE settlement_id = $2",
-                )
-                .bind(&rev.id)
-                .bind(&w.original_id)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO settlement_accumulators (settlement_id, acc_key, paid)
-                     SELECT $1, acc_key, -paid FROM settlement_accumulators WHERE settlement_id = $2",
-                )
-                .bind(&rev.id)
-                .bind(&w.original_id)
-                .execute(&mut *tx)
-                .await?;
-                let old = sqlx::query(
-                    "SELECT s.year, l.layer_id, l.deductible, l.eligible, l.paid FROM (
-                         SELECT settlement_id, layer_id, deductible, eligible, paid FROM settlement_layers
-                         UNION ALL
-                         SELECT settlement_id, acc_key AS layer_id, 0 AS deductible, 0 AS eligible, paid
-                         FROM settlement_accumulators
-                     ) l JOIN settlements s ON s.id = l.settlement_id WHERE l.settlement_id = $1",
-                )
-                .bind(&w.original_id)
-                .fetch_all(&mut *tx)
-                .await?;
-                let row = &w.new.row;
-                if row.person_id != person_id {
-                    return Err(StorageError::Corrupt(
-                        "re-settlement of another person".into(),
-                    ));
-                }
-                insert_new_settlement!(tx, &w.new, &booked, Some(w.original_id.as_str()));
-                // Accumulators move by new − old, per (year, layer).
-                let mut delta: BTreeMap<(i64, String), [i64; 3]> = BTreeMap::new();
-                for l in &old {
-                    let e = delta
-                        .entry((l.try_get("year")?, l.try_get("layer_id")?))
-                        .or_default();
-                    e[0] -= l.try_get::<i64, _>("deductible")?;
-                    e[1] -= l.try_get::<i64, _>("eligible")?;
-                    e[2] -= l.try_get::<i64, _>("paid")?;
-                }
-                for l in &w.new.layers {
-                    let e = delta
-                        .entry((i64::from(row.year), l.layer_id.clone()))
-                        .or_default();
-                    e[0] += l.deductible;
-                    e[1] += l.eligible;
-                    e[2] += l.paid;
-                }
-                for (key, paid) in &w.new.extra {
-                    delta.entry((i64::from(row.year), key.clone())).or_default()[2] += paid;
-                }
-                for ((year, layer_id), d) in delta {
-                    if d == [0, 0, 0] {
-                        continue;
-                    }
-                    let n = sqlx::query(
-                        "UPDATE accumulators SET deductible_used = deductible_used + $4, eligible_cum = eligible_cum + $5,
-                             paid = paid + $6
-                         WHERE person_id = $1 AND year = $2 AND layer_id = $3",
-                    )
-                    .bind(person_id)
-                    .bind(year)
-                    .bind(&layer_id)
-                    .bind(d[0])
-                    .bind(d[1])
-                    .bind(d[2])
-                    .execute(&mut *tx)
-                    .await?;
-                    if n.rows_affected() != 1 {
-                        return Err(StorageError::Corrupt(format!(
-                            "no accumulator row for {person_id} {year} {layer_id}"
-                        )));
-                    }
-                }
-                done.push((w.original_id.clone(), rev.id.clone(), row.id.clone()));
-            }
-            tx.commit().await?;
-            Ok(ResettleOutcome::Done(done))
         })
     }
 }

@@ -9,6 +9,7 @@
 //! the money tables; only `accumulators` moves, always inside the same
 //! transaction as the row that explains the move.
 
+use super::reversal::insert_reversal;
 use super::{begin_write, booking_month, with_pool, Backend, Db, Result, StorageError};
 use crate::engine::Accumulator;
 use crate::money::from_fen;
@@ -813,45 +814,12 @@ impl Db {
             }
             let rev = make(original)?;
             let booked = booking_month!(tx, backend, &rev.booked_month);
-            let inserted = sqlx::query(&format!(
-                "INSERT INTO settlements ({SETTLEMENT_COLUMNS})
-                 SELECT $1, 'reversal', id, hospital, claim_id, person_id, medical_type, level, region, categories,
-                        primary_category, admitted_on, discharged_on, year, policy_id, policy_hash, -total, -free_items,
-                        -reduction, -hospital_waived, -over_limit, -self_pay_first, -fully_self_pay, -in_policy, -fund_paid,
-                        -patient_payable, claim_hash, claim_json, $2, $3, $4
-                 FROM settlements WHERE id = $5 AND kind = 'settlement'"
-            ))
-            .bind(&rev.id)
-            .bind(&rev.answer_json)
-            .bind(&rev.committed_at)
-            .bind(&booked)
-            .bind(&original.id)
-            .execute(&mut *tx)
-            .await?;
-            if inserted.rows_affected() != 1 {
+            insert_reversal!(tx, &rev, &booked, &original.id, &original.person_id, {
                 return Err(StorageError::Corrupt(format!(
                     "settlement {} vanished",
                     original.id
                 )));
-            }
-            sqlx::query(
-                "INSERT INTO settlement_layers (settlement_id, position, layer_id, fund_code, payer, applied, cap_limited,
-                     base, deductible, eligible, paid)
-                 SELECT $1, position, layer_id, fund_code, payer, applied, cap_limited, -base, -deductible, -eligible, -paid
-                 FROM settlement_layers WHERE settlement_id = $2",
-            )
-            .bind(&rev.id)
-            .bind(&original.id)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO settlement_accumulators (settlement_id, acc_key, paid)
-                 SELECT $1, acc_key, -paid FROM settlement_accumulators WHERE settlement_id = $2",
-            )
-            .bind(&rev.id)
-            .bind(&original.id)
-            .execute(&mut *tx)
-            .await?;
+            });
             // Every accumulator the original moved, moved back by exactly as much.
             let moved = sqlx::query(
                 "SELECT layer_id AS acc_key, deductible, eligible, paid FROM settlement_layers WHERE settlement_id = $1
