@@ -32,19 +32,6 @@ pub struct VerifyReport {
     pub differences: Vec<Difference>,
 }
 
-const AMOUNT_NAMES: [&str; 10] = [
-    "total",
-    "free_items",
-    "reduction",
-    "hospital_waived",
-    "over_limit",
-    "self_pay_first",
-    "fully_self_pay",
-    "in_policy",
-    "fund_paid",
-    "patient_payable",
-];
-
 type Key = (String, i32, String);
 
 /// Recompute everything stored in `db`; see the module docs.
@@ -156,19 +143,8 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, StorageError> {
                 recomputed.insert(row.id.clone(), stored_deltas.clone());
             }
             Ok((policy, (comp, answer_mismatch))) => {
-                let amounts = [
-                    to_fen(comp.total),
-                    to_fen(comp.free_items),
-                    to_fen(comp.reduction()),
-                    to_fen(comp.hospital_waived),
-                    to_fen(comp.over_limit),
-                    to_fen(comp.self_pay_first),
-                    to_fen(comp.fully_self_pay),
-                    to_fen(comp.in_policy),
-                    to_fen(comp.fund_paid),
-                    to_fen(comp.patient_payable),
-                ];
-                for (i, name) in AMOUNT_NAMES.iter().enumerate() {
+                let amounts = comp.breakdown().to_fen().to_array();
+                for (i, (name, _)) in crate::engine::amounts::FIELDS.iter().enumerate() {
                     if amounts[i] != row.amounts[i] {
                         diff(
                             "amount",

@@ -11,24 +11,23 @@
 //! either backend, for audits and tests.
 
 use super::{begin_write, now_text, with_pool, Backend, Db, Result, StorageError};
+use crate::engine::amounts::{Breakdown, FIELDS};
 use crate::money::from_fen;
 use crate::recon::record::{accounting_month, Kind, LayerRecord, Month, SettlementRecord};
 use crate::recon::statement::{CellKey, Cells, LayerKey, LayerSums, Sums};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 
-const AMOUNTS: [&str; 10] = [
-    "total",
-    "free_items",
-    "reduction",
-    "hospital_waived",
-    "over_limit",
-    "self_pay_first",
-    "fully_self_pay",
-    "in_policy",
-    "fund_paid",
-    "patient_payable",
-];
+/// The amount columns, in [`Breakdown`] order.
+const AMOUNTS: [&str; 10] = {
+    let mut columns = [""; 10];
+    let mut i = 0;
+    while i < 10 {
+        columns[i] = FIELDS[i].0;
+        i += 1;
+    }
+    columns
+};
 
 /// A month's close state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,10 +212,11 @@ macro_rules! record_of_row {
         let kind: String = r.try_get("kind")?;
         let committed_at: String = r.try_get("committed_at")?;
         let categories: String = r.try_get("categories")?;
-        let mut amounts = [0i64; 10];
-        for (i, a) in AMOUNTS.iter().enumerate() {
-            amounts[i] = r.try_get(*a)?;
+        let mut fen = [0i64; 10];
+        for (slot, a) in fen.iter_mut().zip(AMOUNTS) {
+            *slot = r.try_get(a)?;
         }
+        let amounts = Breakdown::from_array(fen).to_decimal();
         let primary_diagnosis = if claims {
             let cj: String = r.try_get("claim_json")?;
             serde_json::from_str::<serde_json::Value>(&cj)
@@ -249,16 +249,16 @@ macro_rules! record_of_row {
             policy_id: r.try_get("policy_id")?,
             primary_diagnosis,
             disease_groups: Vec::new(),
-            total: from_fen(amounts[0]),
-            free_items: from_fen(amounts[1]),
-            reduction: from_fen(amounts[2]),
-            hospital_waived: from_fen(amounts[3]),
-            over_limit: from_fen(amounts[4]),
-            self_pay_first: from_fen(amounts[5]),
-            fully_self_pay: from_fen(amounts[6]),
-            in_policy: from_fen(amounts[7]),
-            fund_paid: from_fen(amounts[8]),
-            patient_payable: from_fen(amounts[9]),
+            total: amounts.total,
+            free_items: amounts.free_items,
+            reduction: amounts.reduction,
+            hospital_waived: amounts.hospital_waived,
+            over_limit: amounts.over_limit,
+            self_pay_first: amounts.self_pay_first,
+            fully_self_pay: amounts.fully_self_pay,
+            in_policy: amounts.in_policy,
+            fund_paid: amounts.fund_paid,
+            patient_payable: amounts.patient_payable,
             layers: Vec::new(),
         }
     }};
