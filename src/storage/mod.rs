@@ -235,6 +235,33 @@ async fn heal<C: sqlx::Connection>(conn: &mut C) -> std::result::Result<bool, sq
     Ok(true)
 }
 
+/// SQLite: copy the write-ahead log back into the database file twice a
+/// second, on a connection of its own.
+///
+/// With SQLite's automatic checkpoint, the commit that makes the log cross
+/// 1,000 pages copies it back and fsyncs the database file before it
+/// returns: under load every few hundred settlements one batch — and every
+/// answer waiting on it — stalls for tens to hundreds of milliseconds.
+/// A passive checkpoint here waits for no reader or writer, so commits go
+/// on while it runs; the log is reused from its start once a checkpoint
+/// has copied all of it. (The last connection to close checkpoints too.)
+async fn checkpoint_wal(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::debug!(error = %e, "WAL checkpoint");
+        }
+    }
+}
+
 /// How to open a database.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -297,7 +324,10 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(30))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // Checkpoints run in `checkpoint_wal`, not in the commit
+                // that happens to cross the threshold (see there).
+                .pragma("wal_autocheckpoint", "0");
             let pool = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(8))
                 .acquire_timeout(Duration::from_secs(60))
@@ -321,6 +351,7 @@ impl Db {
                 }
                 tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
             }
+            tokio::spawn(checkpoint_wal(pool.clone()));
             Inner::Sqlite(pool)
         };
         let write_queue = Arc::new(tokio::sync::Mutex::new(()));
