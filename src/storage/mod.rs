@@ -25,6 +25,7 @@
 //!   annual cap can never be overspent.
 
 pub mod access;
+pub mod append;
 pub mod audit;
 pub mod backup;
 pub mod console;
