@@ -54,7 +54,7 @@ impl Db {
         // 10 columns; stay well under SQLite's 32766 parameters.
         for chunk in entries.chunks(500) {
             with_pool!(self, |pool, backend| {
-                let sql = super::settlements::values_sql(
+                let sql = super::append::values_sql(
                     backend,
                     &format!("INSERT INTO access_log ({COLUMNS})"),
                     10,

@@ -71,6 +71,21 @@ pub struct NewSettlement {
     pub extra: Vec<(String, i64)>,
 }
 
+/// The reversal row a cancellation writes (the rest is copied from the
+/// original, negated).
+#[derive(Debug, Clone)]
+pub struct NewReversal {
+    pub id: String,
+    pub committed_at: String,
+    pub booked_month: String,
+    pub answer_json: String,
+}
+
+pub(crate) const SETTLEMENT_COLUMNS: &str = "id, kind, reverses, hospital, claim_id, person_id, medical_type, level, region, categories, \
+     primary_category, admitted_on, discharged_on, year, policy_id, policy_hash, total, free_items, reduction, hospital_waived, \
+     over_limit, self_pay_first, fully_self_pay, in_policy, fund_paid, patient_payable, claim_hash, claim_json, answer_json, \
+     committed_at, booked_month";
+
 /// Append a new settlement row and its layer rows (inside the caller's
 /// write transaction), booked in `$booked`, optionally replacing an earlier
 /// settlement (应退应补). One text for every place that writes a settlement:
@@ -119,7 +134,7 @@ macro_rules! insert_settlements {
                 backend,
                 &format!(
                     "INSERT INTO settlements ({}, replaces)",
-                    $crate::storage::settlements::SETTLEMENT_COLUMNS
+                    $crate::storage::append::SETTLEMENT_COLUMNS
                 ),
                 32,
                 chunk.len(),

@@ -43,12 +43,12 @@
 //! whatever arrived during the previous commit.
 
 // What `settle_steps!` and `booking_month!` name at their expansion sites.
-use super::booking_month;
-use super::settlements::{
-    accumulator_of, insert_new_settlement, insert_settlements, move_accumulator, outcome_of,
-    placeholders, rows_per_statement, settle_steps, values_sql, Appended, BY_CLAIM,
+use super::append::{
+    insert_new_settlement, insert_settlements, move_accumulator, placeholders, rows_per_statement,
+    values_sql, Appended, NewSettlement,
 };
-use super::settlements::{NewSettlement, SettleKey, SettleOutcome};
+use super::booking_month;
+use super::settle::{accumulator_of, outcome_of, settle_steps, SettleKey, SettleOutcome, BY_CLAIM};
 use super::{Backend, Result, StorageError};
 use crate::engine::Accumulator;
 use sqlx::postgres::PgPool;

@@ -35,6 +35,7 @@ pub mod keys;
 pub mod recon;
 pub mod resettle;
 mod reversal;
+pub mod settle;
 pub mod settlements;
 pub mod simulation;
 pub mod verify;

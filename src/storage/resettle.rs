@@ -3,8 +3,8 @@
 //! in one transaction on the locked accumulators, which move by exactly
 //! new − old.
 
+use super::append::{insert_new_settlement, NewReversal, NewSettlement};
 use super::reversal::insert_reversal;
-use super::settlements::{insert_new_settlement, NewReversal, NewSettlement};
 use super::{begin_write, booking_month, with_pool, Backend, Db, Result, StorageError};
 use crate::engine::Accumulator;
 use crate::money::from_fen;

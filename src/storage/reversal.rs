@@ -4,7 +4,7 @@
 //! statement set keeps the two from drifting apart, so a month's sums and
 //! `audit` treat every reversal alike.
 
-/// Append the reversal `$rev` ([`super::settlements::NewReversal`]) of the
+/// Append the reversal `$rev` ([`super::append::NewReversal`]) of the
 /// active settlement `$original` of person `$person`, booked in `$booked`,
 /// inside the caller's transaction. When no settlement row was written
 /// (the original is not an active settlement of that person) `$missing`
@@ -12,7 +12,7 @@
 /// decides whether that is corruption.
 macro_rules! insert_reversal {
     ($tx:expr, $rev:expr, $booked:expr, $original:expr, $person:expr, $missing:block) => {{
-        let rev: &$crate::storage::settlements::NewReversal = $rev;
+        let rev: &$crate::storage::append::NewReversal = $rev;
         let original: &str = $original;
         let inserted = sqlx::query(&format!(
             "INSERT INTO settlements ({})
@@ -21,7 +21,7 @@ macro_rules! insert_reversal {
                     -reduction, -hospital_waived, -over_limit, -self_pay_first, -fully_self_pay, -in_policy, -fund_paid,
                     -patient_payable, claim_hash, claim_json, $2, $3, $4
              FROM settlements WHERE id = $5 AND kind = 'settlement' AND person_id = $6",
-            $crate::storage::settlements::SETTLEMENT_COLUMNS
+            $crate::storage::append::SETTLEMENT_COLUMNS
         ))
         .bind(&rev.id)
         .bind(&rev.answer_json)
