@@ -10,7 +10,7 @@
 //! is queued at shutdown. A crash loses at most the entries of the last
 //! moment (see SECURITY.md).
 
-use super::auth::Caller;
+use super::auth::{Caller, Slot};
 use super::error::{ApiError, Problem};
 use super::{json_response, ApiContext};
 use crate::service::keys::Role;
@@ -23,36 +23,11 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 pub fn router() -> Router<ApiContext> {
     Router::new().route("/v1/access-log", get(list))
-}
-
-/// Filled by the [`Caller`] extractor once a key is verified: which key
-/// made the request.
-#[derive(Debug, Clone, Default)]
-pub struct Slot(Arc<Mutex<Option<Who>>>);
-
-/// A verified key: its id, role name, and hospital.
-type Who = (String, &'static str, Option<String>);
-
-impl Slot {
-    pub fn set(&self, key_id: &str, role: &Role) {
-        if let Ok(mut s) = self.0.lock() {
-            let hospital = match role {
-                Role::Hospital(h) => Some(h.clone()),
-                _ => None,
-            };
-            *s = Some((key_id.to_string(), role.name(), hospital));
-        }
-    }
-
-    fn take(&self) -> Option<Who> {
-        self.0.lock().ok().and_then(|mut s| s.take())
-    }
 }
 
 enum Msg {

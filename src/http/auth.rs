@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The authenticated caller of a request.
@@ -115,7 +115,7 @@ impl FromRequestParts<ApiContext> for Caller {
             return Err(bad());
         }
         let role = Role::of(&row).ok_or_else(bad)?;
-        if let Some(slot) = parts.extensions.get::<super::access::Slot>() {
+        if let Some(slot) = parts.extensions.get::<Slot>() {
             slot.set(id, &role);
         }
         let limits = &ctx.limits;
@@ -136,5 +136,29 @@ impl FromRequestParts<ApiContext> for Caller {
             role,
             key_id: id.to_string(),
         })
+    }
+}
+
+/// Which key made the request, for the access record (访问记录): put
+/// into the request by the access middleware, filled here.
+#[derive(Debug, Clone, Default)]
+pub struct Slot(Arc<Mutex<Option<Who>>>);
+
+/// A verified key: its id, role name, and hospital.
+pub(crate) type Who = (String, &'static str, Option<String>);
+
+impl Slot {
+    pub fn set(&self, key_id: &str, role: &Role) {
+        if let Ok(mut s) = self.0.lock() {
+            let hospital = match role {
+                Role::Hospital(h) => Some(h.clone()),
+                _ => None,
+            };
+            *s = Some((key_id.to_string(), role.name(), hospital));
+        }
+    }
+
+    pub(crate) fn take(&self) -> Option<Who> {
+        self.0.lock().ok().and_then(|mut s| s.take())
     }
 }
