@@ -21,9 +21,10 @@
 //!   default, WAL, `BEGIN IMMEDIATE`) and PostgreSQL (accumulator rows locked
 //!   in a fixed order), money in integer fen, migrations embedded.
 //! - [`service`] — what a request does, independent of HTTP and SQL:
-//!   identity from the registry and the hospital directory, one transaction
-//!   per settlement, reversals, month close, 应退应补.
-//! - [`http`] — axum routers, one module per resource, one error type.
+//!   identity from the registry and the hospital directory, settlement
+//!   through the group-commit writer, reversals, month close, 应退应补.
+//! - [`http`] — axum routers, one module per resource, one error type; the
+//!   staff console (`http::console`, server-rendered pages) is one of them.
 //! - [`recon`] — the medical-aid centre's month (pure): statements, checks,
 //!   clearing, ledgers, roster matching, reports in four formats.
 //! - [`sim`], [`engine::policy::diff`] — the administrators' funding-gap simulation,
@@ -39,7 +40,6 @@
 
 pub mod calendar;
 pub mod cli;
-pub mod console;
 pub mod engine;
 pub mod http;
 pub mod money;

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod health;
 pub mod limits;
@@ -83,7 +84,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .layer(axum::middleware::from_fn(limits::content_type))
         // The web console posts forms and files, and `POST /v1/policies`
         // takes TOML: they check their own bodies (see `console`).
-        .merge(crate::console::router())
+        .merge(console::router())
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             access::record,

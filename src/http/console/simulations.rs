@@ -420,7 +420,7 @@ pub async fn report_html(
 mod tests {
     use super::edit_policy;
 
-    const P: &str = include_str!("../../fixtures/design/policy.toml");
+    const P: &str = include_str!("../../../fixtures/design/policy.toml");
 
     #[test]
     fn a_form_change_edits_one_key() {
