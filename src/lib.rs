@@ -10,13 +10,18 @@
 //!
 //! Layers, each calling only the ones above it:
 //!
-//! - [`money`] — decimal amounts, the one rounding rule, fen conversions.
+//! - [`money`] — decimal amounts, the one rounding rule, fen conversions;
+//!   [`calendar`] — China time, months, the test clock.
 //! - [`engine`] — the pure settlement engine: a TOML policy becomes a
 //!   compiled [`engine::Policy`]; a claim (JSON/XML) is bound to it;
 //!   [`engine::settle()`] does the arithmetic;
 //!   [`engine::Answer`] is the answer (docs/claims-and-answers.md). No I/O, no async: the CLI, the
 //!   service, the reconciliation and the simulator all call it, and nothing
 //!   else computes a payer's share.
+//! - [`recon`] — the medical-aid centre's month (pure): statements, checks,
+//!   clearing, ledgers, roster matching, reports in four formats.
+//! - [`sim`], [`engine::policy::diff`] — the administrators' funding-gap simulation,
+//!   synthetic population and policy diff, on the same engine.
 //! - [`storage`] — the only module that speaks SQL: SQLite (embedded
 //!   default, WAL, `BEGIN IMMEDIATE`) and PostgreSQL (accumulator rows locked
 //!   in a fixed order), money in integer fen, migrations embedded.
@@ -25,10 +30,6 @@
 //!   through the group-commit writer, reversals, month close, 应退应补.
 //! - [`http`] — axum routers, one module per resource, one error type; the
 //!   staff console (`http::console`, server-rendered pages) is one of them.
-//! - [`recon`] — the medical-aid centre's month (pure): statements, checks,
-//!   clearing, ledgers, roster matching, reports in four formats.
-//! - [`sim`], [`engine::policy::diff`] — the administrators' funding-gap simulation,
-//!   synthetic population and policy diff, on the same engine.
 //! - [`cli`] — `medaid …`: thin shells over the above.
 //!
 //! The contract (policy file, claim, arithmetic, answer, command line,

@@ -1,6 +1,6 @@
 //! `medaid settle`: settle claims offline, streaming, one answer per line.
 
-use crate::engine::{self, book::Book, claim, Claim, ClaimError, Policy, PolicySet};
+use crate::engine::{self, book::Book, claim, Claim, ClaimError, PolicySet};
 use serde::Serialize;
 use std::io::{BufRead, Write};
 
@@ -173,36 +173,8 @@ pub fn settle_one(policies: &PolicySet, c: &Claim, book: &mut Book) -> Result<St
         .map_err(|e| ClaimError::new(Some(&c.claim_id), "", e.to_string()))
 }
 
-/// Load policies from files and directories (every `*.toml` inside) into a
-/// [`PolicySet`], which refuses one id for two files and two policies of
-/// one region in force on the same day.
+/// Load policies from files and directories (see
+/// [`crate::service::policy_files::load`]).
 pub fn load_policies(paths: &[std::path::PathBuf]) -> anyhow::Result<PolicySet> {
-    let mut files = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut inside: Vec<_> = std::fs::read_dir(p)?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            inside.sort();
-            files.extend(inside);
-        } else {
-            files.push(p.clone());
-        }
-    }
-    if files.is_empty() {
-        anyhow::bail!("no policy files given");
-    }
-    let mut policies: Vec<Policy> = Vec::new();
-    let mut failures = Vec::new();
-    for f in &files {
-        match Policy::load(f) {
-            Ok(p) => policies.push(p),
-            Err(e) => failures.push(e.to_string()),
-        }
-    }
-    if !failures.is_empty() {
-        anyhow::bail!("{}", failures.join("\n"));
-    }
-    PolicySet::new(policies).map_err(anyhow::Error::msg)
+    crate::service::policy_files::load(paths).map_err(anyhow::Error::msg)
 }

@@ -12,6 +12,7 @@ mod accumulators;
 pub mod console;
 pub mod directory;
 pub mod keys;
+pub mod policy_files;
 pub mod recon;
 pub mod roster;
 pub mod simulation;
@@ -291,7 +292,7 @@ impl Service {
     /// record their texts in the database, so every settlement's
     /// `policy_hash` can be traced to its rules.
     pub async fn load_policies(db: &Db, paths: &[PathBuf]) -> anyhow::Result<PolicySet> {
-        let policies = crate::cli::settle::load_policies(paths)?;
+        let policies = policy_files::load(paths).map_err(anyhow::Error::msg)?;
         let mut files = Vec::new();
         for p in paths {
             if p.is_dir() {

@@ -399,7 +399,7 @@ pub struct RenderOptions {
 impl RenderOptions {
     fn printed_at(&self) -> String {
         self.printed_at.clone().unwrap_or_else(|| {
-            crate::storage::now_china()
+            crate::calendar::now_china()
                 .format("%Y-%m-%d %H:%M")
                 .to_string()
         })

@@ -107,7 +107,7 @@ impl Names {
             (k, t) if k == "at" || k.ends_with("_at") => {
                 // Stored timestamps: China time, to the minute.
                 return chrono::DateTime::parse_from_rfc3339(t).ok().map(|x| {
-                    x.with_timezone(&crate::storage::china_offset())
+                    x.with_timezone(&crate::calendar::china_offset())
                         .format("%Y-%m-%d %H:%M")
                         .to_string()
                 });
