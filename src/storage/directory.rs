@@ -6,6 +6,33 @@ use super::{begin_write, with_pool, Db, Result};
 use crate::calendar::now_text;
 use sqlx::Row;
 
+/// Insert or update `$rows` (registry rows keyed by person, category and
+/// valid_from) inside the caller's write transaction `$tx`: one text for the
+/// command line's import and the console's roster upload.
+macro_rules! upsert_registry_rows {
+    ($tx:ident, $rows:expr, $now:expr) => {{
+        let now: &str = $now;
+        for r in $rows {
+            sqlx::query(
+                "INSERT INTO registry (person_id, name, category, valid_from, valid_to, updated_at, region)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (person_id, category, valid_from) DO UPDATE SET name = excluded.name,
+                     valid_to = excluded.valid_to, updated_at = excluded.updated_at, region = excluded.region",
+            )
+            .bind(&r.person_id)
+            .bind(&r.name)
+            .bind(&r.category)
+            .bind(&r.valid_from)
+            .bind(&r.valid_to)
+            .bind(now)
+            .bind(&r.region)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+pub(crate) use upsert_registry_rows;
+
 /// One hospital of the directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hospital {
@@ -108,23 +135,7 @@ impl Db {
         let now = now_text();
         with_pool!(self, |pool, backend| {
             let (_guard, mut tx) = begin_write!(self, pool, backend);
-            for r in rows {
-                sqlx::query(
-                    "INSERT INTO registry (person_id, name, category, valid_from, valid_to, updated_at, region)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (person_id, category, valid_from) DO UPDATE SET name = excluded.name,
-                         valid_to = excluded.valid_to, updated_at = excluded.updated_at, region = excluded.region",
-                )
-                .bind(&r.person_id)
-                .bind(&r.name)
-                .bind(&r.category)
-                .bind(&r.valid_from)
-                .bind(&r.valid_to)
-                .bind(&now)
-                .bind(&r.region)
-                .execute(&mut *tx)
-                .await?;
-            }
+            upsert_registry_rows!(tx, rows, &now);
             tx.commit().await?;
         });
         Ok(rows.len())

@@ -6,6 +6,7 @@
 //! Every write that the console makes here records its audit row in the
 //! same transaction as the change.
 
+use super::directory::upsert_registry_rows;
 use super::{begin_write, with_pool, Db, RegistryRow, Result};
 use crate::calendar::now_text;
 use sqlx::Row;
@@ -349,23 +350,7 @@ impl Db {
         let now = now_text();
         with_pool!(self, |pool, backend| {
             let (_guard, mut tx) = begin_write!(self, pool, backend);
-            for r in rows {
-                sqlx::query(
-                    "INSERT INTO registry (person_id, name, category, valid_from, valid_to, updated_at, region)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (person_id, category, valid_from) DO UPDATE SET name = excluded.name,
-                         valid_to = excluded.valid_to, updated_at = excluded.updated_at, region = excluded.region",
-                )
-                .bind(&r.person_id)
-                .bind(&r.name)
-                .bind(&r.category)
-                .bind(&r.valid_from)
-                .bind(&r.valid_to)
-                .bind(&now)
-                .bind(&r.region)
-                .execute(&mut *tx)
-                .await?;
-            }
+            upsert_registry_rows!(tx, rows, &now);
             audit_insert!(tx, audit);
             tx.commit().await?;
         });
