@@ -71,6 +71,24 @@ pub struct NewSettlement {
     pub extra: Vec<(String, i64)>,
 }
 
+impl NewSettlement {
+    /// What the settlement adds to its person's accumulators, by key: the
+    /// layers that moved (deductible, eligible, paid), then the pools and
+    /// per-group caps (`paid` only).
+    pub(crate) fn deltas(&self) -> impl Iterator<Item = (&str, [i64; 3])> {
+        let layers = self
+            .layers
+            .iter()
+            .filter(|l| l.deductible != 0 || l.eligible != 0 || l.paid != 0)
+            .map(|l| (l.layer_id.as_str(), [l.deductible, l.eligible, l.paid]));
+        let extra = self
+            .extra
+            .iter()
+            .map(|(k, paid)| (k.as_str(), [0, 0, *paid]));
+        layers.chain(extra)
+    }
+}
+
 /// The reversal row a cancellation writes (the rest is copied from the
 /// original, negated).
 #[derive(Debug, Clone)]

@@ -48,7 +48,9 @@ use super::append::{
     values_sql, Appended, NewSettlement,
 };
 use super::booking_month;
-use super::settle::{accumulator_of, outcome_of, settle_steps, SettleKey, SettleOutcome, BY_CLAIM};
+use super::settle::{
+    accumulator_of, check_row_matches, outcome_of, settle_steps, SettleKey, SettleOutcome, BY_CLAIM,
+};
 use super::{Backend, Result, StorageError};
 use crate::engine::Accumulator;
 use sqlx::postgres::PgPool;
@@ -222,12 +224,10 @@ fn decide(snap: &mut Snapshot, job: &Job) -> Decision {
         Err(e) => return Decision::Answer(Err(e)),
     };
     let row = &new.row;
-    if row.hospital != k.hospital || row.claim_id != k.claim_id || row.person_id != k.person_id {
-        return Decision::Answer(Err(StorageError::Corrupt(
-            "settlement row does not match its key".into(),
-        )));
+    if let Err(e) = check_row_matches(&k.key(), row) {
+        return Decision::Answer(Err(e));
     }
-    for (key, d) in deltas_of(&new) {
+    for (key, d) in new.deltas() {
         let f = person.entry(key.to_string()).or_default();
         for (f, d) in f.iter_mut().zip(d) {
             *f += d;
@@ -243,20 +243,6 @@ fn decide(snap: &mut Snapshot, job: &Job) -> Decision {
         },
     );
     Decision::Write(Box::new(new))
-}
-
-/// What a settlement adds to its person's accumulators, by key.
-fn deltas_of(new: &NewSettlement) -> impl Iterator<Item = (&str, [i64; 3])> {
-    let layers = new
-        .layers
-        .iter()
-        .filter(|l| l.deductible != 0 || l.eligible != 0 || l.paid != 0)
-        .map(|l| (l.layer_id.as_str(), [l.deductible, l.eligible, l.paid]));
-    let extra = new
-        .extra
-        .iter()
-        .map(|(k, paid)| (k.as_str(), [0, 0, *paid]));
-    layers.chain(extra)
 }
 
 /// The batch's accumulator keys, sorted: the one order every writer
@@ -455,7 +441,7 @@ macro_rules! add_deltas {
         let mut sums: BTreeMap<(&str, i64, &str), [i64; 3]> = BTreeMap::new();
         for (job, d) in $batch.iter().zip(&$decisions) {
             if let Decision::Write(new) = d {
-                for (key, d) in deltas_of(new) {
+                for (key, d) in new.deltas() {
                     let s = sums
                         .entry((job.key.person_id.as_str(), i64::from(job.key.year), key))
                         .or_default();

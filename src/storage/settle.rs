@@ -2,6 +2,8 @@
 //! check idempotency, compute, append. Shared by the per-request path
 //! (`settlements.rs`) and the group-commit writer's fallback (`group.rs`).
 
+use super::append::SettlementRow;
+use super::{Result, StorageError};
 use crate::engine::Accumulator;
 use crate::money::from_fen;
 
@@ -162,33 +164,13 @@ macro_rules! settle_steps {
                 .collect();
             let new = $compute(&accs)?;
             let row = &new.row;
-            if row.hospital != $key.hospital
-                || row.claim_id != $key.claim_id
-                || row.person_id != $key.person_id
-            {
-                return Err(StorageError::Corrupt(
-                    "settlement row does not match its key".into(),
-                ));
-            }
+            $crate::storage::settle::check_row_matches(&$key, row)?;
 
             // 4. Append the settlement and its layers; move the accumulators.
             let booked = booking_month!($tx, $backend, &row.booked_month);
             insert_new_settlement!($tx, &new, &booked, None);
-            for l in new
-                .layers
-                .iter()
-                .filter(|l| l.deductible != 0 || l.eligible != 0 || l.paid != 0)
-            {
-                move_accumulator!(
-                    $tx,
-                    $key.person_id,
-                    year,
-                    &l.layer_id,
-                    [l.deductible, l.eligible, l.paid]
-                );
-            }
-            for (acc_key, paid) in &new.extra {
-                move_accumulator!($tx, $key.person_id, year, acc_key, [0, 0, *paid]);
+            for (acc_key, d) in new.deltas() {
+                move_accumulator!($tx, $key.person_id, year, acc_key, d);
             }
             Ok((
                 SettleOutcome::Created {
@@ -203,6 +185,20 @@ macro_rules! settle_steps {
     }};
 }
 pub(crate) use settle_steps;
+
+/// The computed row is for the claim and person that were locked: anything
+/// else is a bug, and nothing of it may be written.
+pub(crate) fn check_row_matches(key: &SettleKey<'_>, row: &SettlementRow) -> Result<()> {
+    if row.hospital != key.hospital
+        || row.claim_id != key.claim_id
+        || row.person_id != key.person_id
+    {
+        return Err(StorageError::Corrupt(
+            "settlement row does not match its key".into(),
+        ));
+    }
+    Ok(())
+}
 
 pub(crate) fn accumulator_of(ded: i64, elig: i64, paid: i64) -> Accumulator {
     Accumulator {
