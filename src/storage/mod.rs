@@ -137,6 +137,20 @@ pub struct Db {
     pub(crate) write_queue: Arc<tokio::sync::Mutex<()>>,
     /// The group-commit writer settlements go through (see [`group`]).
     pub(crate) group: Option<group::GroupWriter>,
+    /// SQLite only: the WAL checkpoint task ([`checkpoint_wal`]) with its
+    /// connection, stopped by `close` or when the last handle to this
+    /// database is dropped.
+    _checkpointer: Option<Arc<Background>>,
+}
+
+/// A task of a [`Db`]'s own, aborted when dropped.
+#[derive(Debug)]
+struct Background(tokio::task::JoinHandle<()>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The month a row committed in `$month` is booked in, decided inside the
@@ -238,7 +252,7 @@ async fn heal<C: sqlx::Connection>(conn: &mut C) -> std::result::Result<bool, sq
 }
 
 /// SQLite: copy the write-ahead log back into the database file twice a
-/// second, on a connection of its own.
+/// second, on a connection of its own (not one of the pool's).
 ///
 /// With SQLite's automatic checkpoint, the commit that makes the log cross
 /// 1,000 pages copies it back and fsyncs the database file before it
@@ -247,19 +261,30 @@ async fn heal<C: sqlx::Connection>(conn: &mut C) -> std::result::Result<bool, sq
 /// A passive checkpoint here waits for no reader or writer, so commits go
 /// on while it runs; the log is reused from its start once a checkpoint
 /// has copied all of it. (The last connection to close checkpoints too.)
-async fn checkpoint_wal(pool: SqlitePool) {
+async fn checkpoint_wal(options: SqliteConnectOptions) {
+    use sqlx::ConnectOptions as _;
+    // Quiet: a checkpoint that takes a second (an fsync of the database
+    // file) is normal, not a slow query worth a warning.
+    let options = options.disable_statement_logging();
+    let mut conn: Option<sqlx::SqliteConnection> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if pool.is_closed() {
-            return;
+        if conn.is_none() {
+            conn = options
+                .connect()
+                .await
+                .map_err(|e| tracing::debug!(error = %e, "WAL checkpoint connection"))
+                .ok();
         }
+        let Some(c) = conn.as_mut() else { continue };
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
+            .execute(&mut *c)
             .await
         {
             tracing::debug!(error = %e, "WAL checkpoint");
+            conn = None;
         }
     }
 }
@@ -297,6 +322,7 @@ impl Db {
     /// A URL without a scheme is taken as a SQLite file path.
     pub async fn connect(opts: &ConnectOptions) -> Result<Db> {
         let url = opts.url.trim();
+        let mut checkpoint_options = None;
         let inner = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             // A settlement waits at most this long for a person's
             // accumulator rows; past it the request fails as busy (503) and
@@ -330,6 +356,7 @@ impl Db {
                 // Checkpoints run in `checkpoint_wal`, not in the commit
                 // that happens to cross the threshold (see there).
                 .pragma("wal_autocheckpoint", "0");
+            checkpoint_options = Some(options.clone());
             let pool = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(8))
                 .acquire_timeout(Duration::from_secs(60))
@@ -353,7 +380,6 @@ impl Db {
                 }
                 tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
             }
-            tokio::spawn(checkpoint_wal(pool.clone()));
             Inner::Sqlite(pool)
         };
         let write_queue = Arc::new(tokio::sync::Mutex::new(()));
@@ -367,10 +393,13 @@ impl Db {
             }
             _ => None,
         };
+        let checkpointer =
+            checkpoint_options.map(|o| Arc::new(Background(tokio::spawn(checkpoint_wal(o)))));
         Ok(Db {
             inner,
             write_queue,
             group,
+            _checkpointer: checkpointer,
         })
     }
 
@@ -427,6 +456,9 @@ impl Db {
 
     /// Close every pooled connection (waits for them to be returned).
     pub async fn close(&self) {
+        if let Some(task) = &self._checkpointer {
+            task.0.abort();
+        }
         with_pool!(self, |pool, backend| pool.close().await)
     }
 
